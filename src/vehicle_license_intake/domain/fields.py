@@ -1,0 +1,48 @@
+"""The 20 fields the upstream returns, in the order of its documentation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+LICENSE_FIELDS: tuple[str, ...] = (
+    "plate_number",
+    "vehicle_type",
+    "owner",
+    "address",
+    "use_character",
+    "model",
+    "vin",
+    "engine_number",
+    "register_date",
+    "issue_date",
+    "license_issuing_authority",
+    "document_id",
+    "approved_passengers_capacity",
+    "total_mass",
+    "curb_weight",
+    "ratified_load_capacity",
+    "gabarite",
+    "traction_mass",
+    "remarks",
+    "inspection_record",
+)
+
+# Fields that identify the owner: never logged, masked in reports.
+PERSONAL_FIELDS: frozenset[str] = frozenset({"owner", "address"})
+
+# Markers a license (or a vendor) prints for "not applicable".
+NOT_APPLICABLE: frozenset[str] = frozenset({"", "-", "--", "---", "—", "——", "/", "无", "－", "－－"})
+
+
+def license_fields_from(data: Mapping[str, Any]) -> dict[str, str]:
+    """Exactly the 20 upstream keys; missing or null values become "", other types their str()."""
+    fields: dict[str, str] = {}
+    for name in LICENSE_FIELDS:
+        value = data.get(name)
+        fields[name] = "" if value is None else value if isinstance(value, str) else str(value)
+    return fields
+
+
+def is_not_applicable(value: str) -> bool:
+    return value.strip() in NOT_APPLICABLE

@@ -1,0 +1,332 @@
+"""Deploy template.yaml into an emulated AWS: translated offline with aws-sam-translator, created
+by moto's CloudFormation, and the parts moto's CloudFormation ignores filled in explicitly.
+
+Moto's CloudFormation has no model for some resource types of the template (Secrets Manager
+secrets, bucket and queue policies, CloudWatch alarms, Lambda event-invoke configs) and drops
+some properties (the bucket's notification configuration, the table's TTL). `fill_gaps` creates
+each of them from the translated template itself, so the emulated stack matches the template;
+`tests/test_template.py` checks that it does.
+
+One part is left out on purpose: the bucket policy that denies requests without TLS. The emulated
+AWS is served over plain HTTP on 127.0.0.1 and moto evaluates bucket policies, so applying it
+would deny every request; the template test checks the statement in the template instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_TEMPLATE = PACKAGE_DIR.parents[1] / "template.yaml"
+FUNCTION_ID = "IntakeFunction"
+ARTIFACT_BUCKET = "vli-local-artifacts"
+
+# What aws-sam-translator would look up in IAM: the AWS managed policies the template uses.
+MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    "AWSXRayDaemonWriteAccess": "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
+    "AWSLambdaRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaRole",
+}
+
+
+class OfflinePolicyLoader:
+    """Managed-policy names to ARNs without calling IAM (the translator's only AWS call)."""
+
+    def load(self) -> dict[str, str]:
+        return dict(MANAGED_POLICIES)
+
+
+def load_sam_template(path: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse
+
+    return dict(yaml_parse(path.read_text(encoding="utf-8")))
+
+
+def translate(sam_template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    return dict(transform(copy.deepcopy(dict(sam_template)), dict(parameters or {}), OfflinePolicyLoader()))
+
+
+def package_source(session: boto3.session.Session) -> dict[str, str]:
+    """Zip the function's code (what `sam build` would) into an artifact bucket; its location."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(PACKAGE_DIR.rglob("*.py")):
+            archive.write(path, str(path.relative_to(PACKAGE_DIR.parent)))
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key="function.zip", Body=buffer.getvalue())
+    return {"Bucket": ARTIFACT_BUCKET, "Key": "function.zip"}
+
+
+@dataclass
+class LocalStack:
+    """The deployed stack: its outputs, resources and the function's resolved environment."""
+
+    name: str
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]
+    function_environment: dict[str, str]
+    template: dict[str, Any]
+    filled: list[str] = field(default_factory=list)
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["UploadBucketName"]
+
+    @property
+    def upload_prefix(self) -> str:
+        return self.outputs["UploadPrefix"]
+
+    @property
+    def table(self) -> str:
+        return self.outputs["ResultsTableName"]
+
+    @property
+    def dead_letter_queue_url(self) -> str:
+        return self.outputs["DeadLetterQueueUrl"]
+
+    @property
+    def failure_queue_url(self) -> str:
+        return self.outputs["FailureQueueUrl"]
+
+    @property
+    def secret_id(self) -> str:
+        return self.outputs["ApiKeySecretName"]
+
+    @property
+    def function_name(self) -> str:
+        return self.outputs["FunctionName"]
+
+
+def deploy(
+    session: boto3.session.Session,
+    *,
+    stack_name: str = "vli-local",
+    parameters: Mapping[str, str] | None = None,
+    template_path: Path = DEFAULT_TEMPLATE,
+) -> LocalStack:
+    sam = load_sam_template(template_path)
+    sam["Resources"][FUNCTION_ID]["Properties"]["CodeUri"] = package_source(session)
+    template = translate(sam, parameters)
+    cfn = session.client("cloudformation")
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    description = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if description["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"stack {stack_name} is {description['StackStatus']}")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    physical_ids = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    }
+    function = session.client("lambda").get_function_configuration(FunctionName=outputs["FunctionName"])
+    # Lambda hands every variable to the function as a string; moto keeps Number parameters as ints.
+    environment = {k: str(v) for k, v in function.get("Environment", {}).get("Variables", {}).items()}
+    stack = LocalStack(stack_name, outputs, physical_ids, environment, template)
+    stack.filled = fill_gaps(session, stack, _resolver(stack, session, parameters or {}))
+    return stack
+
+
+def fill_gaps(session: boto3.session.Session, stack: LocalStack, resolve: Any) -> list[str]:
+    """Create what moto's CloudFormation ignored, from the translated template. What was filled."""
+    filled: list[str] = []
+    resources: dict[str, Any] = stack.template["Resources"]
+    conditions = _conditions(stack.template, resolve)
+    for logical_id, resource in resources.items():
+        if "Condition" in resource and not conditions.get(resource["Condition"], True):
+            continue
+        kind, props = resource["Type"], resource.get("Properties", {})
+        filler = _FILLERS.get(kind)
+        if filler is not None and filler(session, stack, logical_id, resolve(props)):
+            filled.append(f"{kind} {logical_id}")
+    return filled
+
+
+def _fill_secret(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+    client = session.client("secretsmanager")
+    try:
+        client.describe_secret(SecretId=props["Name"])
+        return False
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    client.create_secret(Name=props["Name"], Description=props.get("Description", ""),
+                         SecretString="placeholder-replace-with-put-secret-value")  # fmt: skip
+    stack.physical_ids[logical_id] = props["Name"]
+    return True
+
+
+def _fill_bucket(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+    """Moto's CloudFormation keeps only a bucket's name and encryption: apply the rest."""
+    s3, bucket = session.client("s3"), props["BucketName"]
+    if props.get("VersioningConfiguration"):
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]})
+    if props.get("PublicAccessBlockConfiguration"):
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if props.get("OwnershipControls"):
+        s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=props["OwnershipControls"])
+    if props.get("LifecycleConfiguration"):
+        rules = [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    configurations = []
+    for entry in props.get("NotificationConfiguration", {}).get("LambdaConfigurations", []):
+        rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+        configurations.append({
+            "LambdaFunctionArn": entry["Function"],
+            "Events": [entry["Event"]],
+            "Filter": {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}},
+        })  # fmt: skip
+    if configurations:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": configurations}
+        )
+    return True
+
+
+def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    api: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "NoncurrentVersionExpiration" in rule:
+        api["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        api["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+    return api
+
+
+def _fill_queue_policy(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+    sqs = session.client("sqs")
+    for queue_url in props["Queues"]:
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+    return True
+
+
+def _fill_table(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+    """Moto's CloudFormation ignores a table's TTL and point-in-time recovery."""
+    dynamodb, table = session.client("dynamodb"), stack.physical_ids[logical_id]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl["Enabled"])},
+        )
+    pitr = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
+    if pitr:
+        dynamodb.update_continuous_backups(
+            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": bool(pitr)}
+        )
+    return bool(ttl or pitr)
+
+
+def _fill_alarm(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+    alarm = {k: v for k, v in props.items() if k != "AlarmActions" or v}
+    alarm.setdefault("AlarmName", f"{stack.name}-{logical_id}")
+    alarm["Threshold"] = float(alarm["Threshold"])
+    session.client("cloudwatch").put_metric_alarm(**alarm)
+    stack.physical_ids[logical_id] = alarm["AlarmName"]
+    return True
+
+
+def _fill_event_invoke_config(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+    session.client("lambda").put_function_event_invoke_config(
+        FunctionName=props["FunctionName"],
+        Qualifier=props.get("Qualifier", "$LATEST"),
+        MaximumRetryAttempts=int(props["MaximumRetryAttempts"]),
+        MaximumEventAgeInSeconds=int(props["MaximumEventAgeInSeconds"]),
+        DestinationConfig=props.get("DestinationConfig", {}),
+    )
+    return True
+
+
+_FILLERS = {
+    "AWS::SecretsManager::Secret": _fill_secret,
+    "AWS::S3::Bucket": _fill_bucket,
+    "AWS::SQS::QueuePolicy": _fill_queue_policy,
+    "AWS::DynamoDB::Table": _fill_table,
+    "AWS::CloudWatch::Alarm": _fill_alarm,
+    "AWS::Lambda::EventInvokeConfig": _fill_event_invoke_config,
+}
+
+
+def _conditions(template: Mapping[str, Any], resolve: Any) -> dict[str, bool]:
+    return {name: bool(resolve(expression)) for name, expression in template.get("Conditions", {}).items()}
+
+
+def _resolver(stack: LocalStack, session: boto3.session.Session, parameters: Mapping[str, str]) -> Any:
+    """Resolve the intrinsic functions the template uses, against the deployed stack."""
+    template = stack.template
+    values: dict[str, Any] = {
+        name: parameters.get(name, spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+    }
+    account = session.client("sts").get_caller_identity()["Account"]
+    pseudo = {"AWS::StackName": stack.name, "AWS::AccountId": account, "AWS::Region": session.region_name,
+              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
+    sqs = session.client("sqs")
+
+    def attribute(logical_id: str, name: str) -> Any:
+        physical = stack.physical_ids[logical_id]
+        kind = template["Resources"][logical_id]["Type"]
+        if kind == "AWS::SQS::Queue":
+            if name == "QueueName":
+                return physical.rsplit("/", 1)[-1]
+            return sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        if kind == "AWS::Lambda::Function" and name == "Arn":
+            return session.client("lambda").get_function_configuration(FunctionName=physical)["FunctionArn"]
+        if kind == "AWS::DynamoDB::Table" and name == "Arn":
+            return session.client("dynamodb").describe_table(TableName=physical)["Table"]["TableArn"]
+        raise KeyError(f"Fn::GetAtt {logical_id}.{name} is not resolved offline")
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [r for r in (resolve(n) for n in node) if r is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (function, argument), = node.items()
+            if function == "Ref":
+                if argument == "AWS::NoValue":
+                    return _NO_VALUE
+                if argument in pseudo:
+                    return pseudo[argument]
+                return values[argument] if argument in values else stack.physical_ids[argument]
+            if function == "Fn::GetAtt":
+                logical_id, name = argument if isinstance(argument, list) else argument.split(".", 1)
+                return attribute(logical_id, name)
+            if function == "Fn::Sub":
+                text = argument if isinstance(argument, str) else argument[0]
+                return _substitute(text, lambda name: resolve({"Ref": name}) if "." not in name
+                                   else attribute(*name.split(".", 1)))  # fmt: skip
+            if function == "Fn::If":
+                condition, yes, no = argument
+                return resolve(yes) if _conditions(template, resolve)[condition] else resolve(no)
+            if function == "Fn::Equals":
+                left, right = (resolve(a) for a in argument)
+                return str(left) == str(right)
+            if function == "Fn::Not":
+                return not resolve(argument[0])
+        return {k: r for k, r in ((k, resolve(v)) for k, v in node.items()) if r is not _NO_VALUE}
+
+    return resolve
+
+
+_NO_VALUE = object()
+
+
+def _substitute(text: str, lookup: Any) -> str:
+    import re
+
+    return re.sub(r"\$\{([^}!]+)\}", lambda m: str(lookup(m.group(1))), text)

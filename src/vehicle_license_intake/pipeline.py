@@ -1,0 +1,277 @@
+"""The story of one upload: event → claim → object checks → recognition → results / dead letters.
+
+Where is 5021 handled? `_unrecognized` below: the outcome is recorded as pending, the dead letter
+is sent, then the item is finished as UNRECOGNIZED — so a 5021 is never recorded without its
+message, and a retry after a crash in between sends the message without paying the upstream again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from vehicle_license_intake.dead_letters import DeadLetterQueue, dead_letter_message
+from vehicle_license_intake.domain import validate_license
+from vehicle_license_intake.events import Ignored, Upload, uploads_in
+from vehicle_license_intake.image_checks import ImageRejected
+from vehicle_license_intake.objects import ObjectStore
+from vehicle_license_intake.observability import logger, metrics
+from vehicle_license_intake.results import Claim, ClaimState, ResultsTable, utc_now_iso
+from vehicle_license_intake.upstream import (
+    AttemptRecord,
+    Deadline,
+    ImagePayload,
+    Recognition,
+    UpstreamError,
+    UpstreamRejectedImage,
+)
+
+# How long a claim outlives the invocation's own deadline before another may take it.
+LEASE_MARGIN_SECONDS = 30
+DEFAULT_LEASE_SECONDS = 900  # Lambda's longest timeout, when the context cannot say
+
+
+class Recognizer(Protocol):
+    """The upstream client, or the offline recognizer in-process (OCR_PROVIDER=local)."""
+
+    source: str
+
+    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition: ...
+
+
+class RecordsFailed(Exception):
+    """Raised after every record was handled, so that Lambda retries the event."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    image_uri: str
+    status: str  # a SPEC §4 status, or DUPLICATE / IN_PROGRESS / STALE / SUPERSEDED / IGNORED
+    upstream_calls: int = 0
+
+
+class ContextDeadline:
+    """The invocation's remaining time, from the Lambda context."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._fallback_end = time.monotonic() + DEFAULT_LEASE_SECONDS
+
+    def remaining_seconds(self) -> float:
+        remaining = getattr(self._context, "get_remaining_time_in_millis", None)
+        if callable(remaining):
+            return float(remaining()) / 1000.0
+        return self._fallback_end - time.monotonic()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        objects: ObjectStore,
+        results: ResultsTable,
+        dead_letters: DeadLetterQueue,
+        recognizer: Recognizer,
+        input_type: str,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self.objects = objects
+        self.results = results
+        self.dead_letters = dead_letters
+        self.recognizer = recognizer
+        self.input_type = input_type
+        self._today = today
+
+    # -- the event ------------------------------------------------------------------------
+    def handle_event(self, event: Any, context: Any) -> dict[str, Any]:
+        """Every record on its own; raise at the end if any record FAILED (Lambda retries)."""
+        outcomes: list[Outcome] = []
+        failures: list[str] = []
+        for item in uploads_in(event):
+            if isinstance(item, Ignored):
+                logger.info("record ignored", extra={"reason": item.reason, "detail": item.detail})
+                outcomes.append(Outcome("", "IGNORED"))
+                continue
+            logger.append_keys(image_uri=item.image_uri, sequencer=item.sequencer)
+            try:
+                outcome = self.process(item, context)
+            except Exception as error:  # an AWS error: the retry of this event completes it
+                logger.exception("record failed", extra={"error_type": type(error).__name__})
+                metrics.add_metric(name="UploadsFailed", unit=MetricUnit.Count, value=1)
+                outcome = Outcome(item.image_uri, "FAILED")
+            finally:
+                logger.remove_keys(["image_uri", "sequencer", "status", "request_id", "attempt"])
+            outcomes.append(outcome)
+            if outcome.status == "FAILED":
+                failures.append(item.image_uri)
+        summary = dict(Counter(o.status for o in outcomes))
+        logger.info("event done", extra={"outcomes": summary})
+        if failures:
+            raise RecordsFailed(f"{len(failures)} of {len(outcomes)} records failed; retrying the event")
+        return {"outcomes": summary}
+
+    # -- one upload -----------------------------------------------------------------------
+    def process(self, upload: Upload, context: Any) -> Outcome:
+        deadline = ContextDeadline(context)
+        owner = str(getattr(context, "aws_request_id", "") or "local")
+        lease = deadline.remaining_seconds() + LEASE_MARGIN_SECONDS
+        claim = self.results.claim_upload(upload, owner=owner, lease_seconds=lease)
+        if claim.state is not ClaimState.CLAIMED:
+            return self._not_claimed(upload, claim)
+
+        try:
+            if claim.pending_outcome:
+                logger.info("finishing an outcome decided by an earlier attempt")
+                return self._send_dead_letter_and_finish(upload, claim, claim.pending_outcome)
+            try:
+                payload = self.objects.payload_for(upload, self.input_type)
+            except ImageRejected as rejected:
+                error = {"source": "local", "code": rejected.code, "status": "REJECTED",
+                         "message": rejected.message}  # fmt: skip
+                return self._dead_letter(upload, claim, "REJECTED", error, None, attempts=0)
+            try:
+                recognition = self.recognizer.recognize(payload, deadline)
+            except UpstreamRejectedImage as unrecognized:
+                return self._unrecognized(upload, claim, unrecognized)
+            except UpstreamError as failed:
+                return self._failed(upload, claim, failed)
+            return self._succeeded(upload, claim, recognition)
+        except Exception:
+            self._release_quietly(upload, claim)
+            raise
+
+    def _not_claimed(self, upload: Upload, claim: Claim) -> Outcome:
+        if claim.state is ClaimState.STALE:
+            logger.info("older than the stored event: ignored", extra={"stored_status": claim.stored_status})
+            metrics.add_metric(name="StaleEvents", unit=MetricUnit.Count, value=1)
+            return Outcome(upload.image_uri, "STALE")
+        logger.info(
+            "duplicate delivery: no upstream call",
+            extra={"claim": claim.state.value, "stored_status": claim.stored_status},
+        )
+        metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
+        return Outcome(upload.image_uri, claim.state.name)
+
+    def _succeeded(self, upload: Upload, claim: Claim, recognition: Recognition) -> Outcome:
+        validated = validate_license(
+            recognition.fields, today=self._today(), confidence=recognition.confidence
+        )
+        attributes: dict[str, Any] = {
+            "license": recognition.fields,
+            "normalized": validated.normalized,
+            "review_reasons": validated.review_reasons,
+            "needs_review": validated.needs_review,
+            "recognized_by": recognition.source,
+        }
+        if recognition.request_id:
+            attributes["request_id"] = recognition.request_id
+        if recognition.confidence:
+            attributes["confidence"] = {k: str(round(v, 4)) for k, v in recognition.confidence.items()}
+        outcome = self._finish(upload, claim, "SUCCEEDED", attributes, recognition.attempts)
+        if outcome.status == "SUCCEEDED":
+            metrics.add_metric(name="UploadsSucceeded", unit=MetricUnit.Count, value=1)
+            if validated.needs_review:
+                metrics.add_metric(name="UploadsNeedingReview", unit=MetricUnit.Count, value=1)
+            logger.info(
+                "upload recognised",
+                extra={"status": "SUCCEEDED", "request_id": recognition.request_id,
+                       "review_reasons": validated.review_reasons},
+            )  # fmt: skip
+        return outcome
+
+    def _unrecognized(self, upload: Upload, claim: Claim, error: UpstreamRejectedImage) -> Outcome:
+        return self._dead_letter(
+            upload, claim, "UNRECOGNIZED", _error_map(error, self.recognizer.source),
+            error.request_id, attempts=error.attempts,
+        )  # fmt: skip
+
+    def _failed(self, upload: Upload, claim: Claim, error: UpstreamError) -> Outcome:
+        attributes: dict[str, Any] = {"error": _error_map(error, self.recognizer.source)}
+        if error.request_id:
+            attributes["request_id"] = error.request_id
+        outcome = self._finish(upload, claim, "FAILED", attributes, error.attempts)
+        logger.warning(
+            "upstream failed",
+            extra={"status": "FAILED", "code": str(error.code), "upstream_status": error.status,
+                   "request_id": error.request_id, "attempt": error.attempts},
+        )  # fmt: skip
+        if outcome.status == "FAILED":
+            metrics.add_metric(name="UploadsFailed", unit=MetricUnit.Count, value=1)
+        return outcome
+
+    def _dead_letter(
+        self,
+        upload: Upload,
+        claim: Claim,
+        status: str,
+        error: Mapping[str, Any],
+        request_id: str | None,
+        *,
+        attempts: int,
+    ) -> Outcome:
+        pending = {"status": status, "error": dict(error), "request_id": request_id,
+                   "attempts": attempts, "failed_at": utc_now_iso(time.time())}  # fmt: skip
+        if not self.results.record_pending_outcome(upload, claim, pending):
+            return self._superseded(upload, attempts)
+        return self._send_dead_letter_and_finish(upload, claim, pending)
+
+    def _send_dead_letter_and_finish(
+        self, upload: Upload, claim: Claim, pending: Mapping[str, Any]
+    ) -> Outcome:
+        status = str(pending["status"])
+        message = dead_letter_message(
+            upload, status=status, error=pending["error"], request_id=pending.get("request_id"),
+            failed_at=str(pending["failed_at"]),
+        )  # fmt: skip
+        self.dead_letters.send(message)
+        attributes: dict[str, Any] = {"error": dict(pending["error"])}
+        if pending.get("request_id"):
+            attributes["request_id"] = pending["request_id"]
+        attempts = int(pending.get("attempts") or 0)
+        outcome = self._finish(upload, claim, status, attributes, attempts)
+        metric = "UploadsUnrecognized" if status == "UNRECOGNIZED" else "UploadsRejected"
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        logger.info(
+            "upload sent to the dead-letter queue",
+            extra={"status": status, "code": str(pending["error"]["code"]),
+                   "request_id": pending.get("request_id")},
+        )  # fmt: skip
+        return outcome
+
+    def _finish(
+        self, upload: Upload, claim: Claim, status: str, attributes: dict[str, Any], attempts: int
+    ) -> Outcome:
+        if self.results.finish_upload(upload, claim, status, attributes, attempts=attempts):
+            return Outcome(upload.image_uri, status, attempts)
+        return self._superseded(upload, attempts)
+
+    def _superseded(self, upload: Upload, attempts: int) -> Outcome:
+        logger.warning("claim lost to a newer event or an expired lease: outcome not stored")
+        metrics.add_metric(name="StaleEvents", unit=MetricUnit.Count, value=1)
+        return Outcome(upload.image_uri, "SUPERSEDED", attempts)
+
+    def _release_quietly(self, upload: Upload, claim: Claim) -> None:
+        try:
+            self.results.release_claim(upload, claim)
+        except Exception:  # the lease expires on its own; the original error matters more
+            logger.warning("could not release the claim; it expires with its lease")
+
+
+def _error_map(error: UpstreamError, source: str) -> dict[str, Any]:
+    return {"source": source, "code": error.code, "status": error.status, "message": error.message}
+
+
+def observe_attempt(record: AttemptRecord) -> None:
+    """Log and measure one upstream call (never the key, never a field value)."""
+    metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=record.latency_ms)
+    logger.info(
+        "upstream call",
+        extra={"attempt": record.attempt, "outcome": record.outcome,
+               "request_id": record.request_id, "latency_ms": round(record.latency_ms, 1)},
+    )  # fmt: skip

@@ -1,0 +1,265 @@
+"""The results table (SPEC §4) and the conditional writes that make SPEC §6 hold.
+
+One item per object key. An upload is *claimed* before the upstream is called and *finished*
+only while the claim is still ours, so that duplicates cost nothing, two concurrent deliveries
+make one call, an older event never overwrites a newer one, and a crashed claim expires.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from vehicle_license_intake.events import Upload
+
+FINAL_STATUSES = frozenset({"SUCCEEDED", "UNRECOGNIZED", "REJECTED"})
+# Attributes that belong to one outcome and must not survive into another.
+OUTCOME_ATTRIBUTES = (
+    "license",
+    "normalized",
+    "review_reasons",
+    "needs_review",
+    "error",
+    "request_id",
+    "recognized_by",
+    "confidence",
+)
+_CLAIM_ATTRIBUTES = ("claim_token", "claim_owner", "lease_expires_at", "pending_outcome")
+
+
+class ClaimState(Enum):
+    CLAIMED = "claimed"
+    DUPLICATE = "duplicate"  # this object version already reached a final status
+    IN_PROGRESS = "in_progress"  # another live invocation holds the claim for this version
+    STALE = "stale"  # the table holds a newer event for this object key
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    token: str | None = None
+    # An outcome an earlier attempt decided but could not finish (its dead letter unsent).
+    pending_outcome: Mapping[str, Any] | None = None
+    stored_status: str | None = None
+
+
+def utc_now_iso(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ResultsTable:
+    def __init__(
+        self,
+        table: Any,
+        *,
+        retention_days: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = table
+        self._retention_days = retention_days
+        self._clock = clock
+
+    @property
+    def name(self) -> str:
+        return str(self._table.name)
+
+    def get(self, image_uri: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"image_uri": image_uri}, ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+    # -- claim ----------------------------------------------------------------------------
+    def claim_upload(self, upload: Upload, owner: str, lease_seconds: float) -> Claim:
+        """Take this object version for processing, unless it is done, busy or outdated."""
+        now = self._clock()
+        token = uuid.uuid4().hex
+        try:
+            self._claim_new_version(upload, owner, token, now, lease_seconds)
+            return Claim(ClaimState.CLAIMED, token)
+        except ClientError as error:
+            stored = _conditional_failure_item(error)
+        if stored is None:
+            stored = self.get(upload.image_uri) or {}
+        if stored.get("identity") != upload.identity:
+            return Claim(ClaimState.STALE, stored_status=stored.get("status"))
+        try:
+            attributes = self._retake_same_version(upload, owner, token, now, lease_seconds)
+            return Claim(ClaimState.CLAIMED, token, plain(attributes.get("pending_outcome")))
+        except ClientError as error:
+            stored = _conditional_failure_item(error) or self.get(upload.image_uri) or {}
+        status = stored.get("status")
+        if stored.get("identity") != upload.identity:
+            return Claim(ClaimState.STALE, stored_status=status)
+        if status in FINAL_STATUSES:
+            return Claim(ClaimState.DUPLICATE, stored_status=status)
+        return Claim(ClaimState.IN_PROGRESS, stored_status=status)
+
+    def _claim_new_version(
+        self, upload: Upload, owner: str, token: str, now: float, lease_seconds: float
+    ) -> None:
+        item: dict[str, Any] = {
+            "image_uri": upload.image_uri,
+            "bucket": upload.bucket,
+            "object_key": upload.key,
+            "etag": upload.etag,
+            "size": upload.size,
+            "identity": upload.identity,
+            "status": "PROCESSING",
+            "event_time": upload.event_time,
+            "processed_at": utc_now_iso(now),
+            "claim_token": token,
+            "claim_owner": owner,
+            "lease_expires_at": int(now + lease_seconds),
+        }
+        if upload.version_id:
+            item["version_id"] = upload.version_id
+        if upload.sequencer:
+            item["sequencer"] = upload.sequencer
+            item["sequencer_order"] = upload.sequencer_order
+        if self._retention_days:
+            item["expires_at"] = int(now + self._retention_days * 86400)
+        values: dict[str, Any] = {":identity": upload.identity}
+        names = {"#uri": "image_uri", "#identity": "identity"}
+        if upload.sequencer_order:
+            newer = "attribute_not_exists(#order) OR #order < :order"
+            values[":order"] = upload.sequencer_order
+            names["#order"] = "sequencer_order"
+        else:
+            newer = "#identity <> :identity"
+        self._table.put_item(
+            Item=item,
+            ConditionExpression=f"attribute_not_exists(#uri) OR (#identity <> :identity AND ({newer}))",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    def _retake_same_version(
+        self, upload: Upload, owner: str, token: str, now: float, lease_seconds: float
+    ) -> dict[str, Any]:
+        """Same version again: allowed after FAILED, an expired lease, or our own earlier try."""
+        response = self._table.update_item(
+            Key={"image_uri": upload.image_uri},
+            UpdateExpression=(
+                "SET #status = :processing, #token = :token, #owner = :owner, "
+                "#lease = :lease, #processed = :now"
+            ),
+            ConditionExpression=(
+                "#identity = :identity AND (#status = :failed OR (#status = :processing AND "
+                "(#lease < :epoch OR #owner = :owner)))"
+            ),
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#token": "claim_token",
+                "#owner": "claim_owner",
+                "#lease": "lease_expires_at",
+                "#processed": "processed_at",
+                "#identity": "identity",
+            },
+            ExpressionAttributeValues={
+                ":processing": "PROCESSING",
+                ":failed": "FAILED",
+                ":token": token,
+                ":owner": owner,
+                ":lease": int(now + lease_seconds),
+                ":now": utc_now_iso(now),
+                ":epoch": int(now),
+                ":identity": upload.identity,
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return dict(response.get("Attributes") or {})
+
+    # -- progress and outcome -------------------------------------------------------------
+    def record_pending_outcome(self, upload: Upload, claim: Claim, outcome: Mapping[str, Any]) -> bool:
+        """Remember a decided outcome before its side effect (the dead letter) is sent."""
+        return self._update_if_ours(
+            upload, claim, "SET #pending = :pending", {":pending": dict(outcome)}, {"#pending": "pending_outcome"}
+        )
+
+    def finish_upload(
+        self,
+        upload: Upload,
+        claim: Claim,
+        status: str,
+        attributes: Mapping[str, Any],
+        *,
+        attempts: int = 0,
+    ) -> bool:
+        """Write the outcome, if the claim is still ours. False: a newer event took the item."""
+        names = {"#status": "status", "#processed": "processed_at"}
+        values: dict[str, Any] = {":status": status, ":now": utc_now_iso(self._clock())}
+        assignments = ["#status = :status", "#processed = :now"]
+        for index, (name, value) in enumerate(attributes.items()):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = value
+            assignments.append(f"#a{index} = :a{index}")
+        if attempts:
+            values[":attempts"], values[":zero"] = attempts, 0
+            names["#attempts"] = "attempts"
+            assignments.append("#attempts = if_not_exists(#attempts, :zero) + :attempts")
+        removed = [a for a in (*OUTCOME_ATTRIBUTES, *_CLAIM_ATTRIBUTES) if a not in attributes]
+        names.update({f"#r{i}": name for i, name in enumerate(removed)})
+        expression = "SET " + ", ".join(assignments) + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
+        return self._update_if_ours(upload, claim, expression, values, names)
+
+    def release_claim(self, upload: Upload, claim: Claim) -> bool:
+        """Give the claim up early (the invocation is about to raise), so a retry may take it."""
+        return self._update_if_ours(upload, claim, "SET #lease = :zero", {":zero": 0}, {"#lease": "lease_expires_at"})
+
+    def _update_if_ours(
+        self,
+        upload: Upload,
+        claim: Claim,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        try:
+            self._table.update_item(
+                Key={"image_uri": upload.image_uri},
+                UpdateExpression=expression,
+                ConditionExpression="#claim_token = :claim_token",
+                ExpressionAttributeNames={**(names or {}), "#claim_token": "claim_token"},
+                ExpressionAttributeValues={**values, ":claim_token": claim.token},
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to int (or float), recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [plain(v) for v in value]
+    return value
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _conditional_failure_item(error: ClientError) -> dict[str, Any] | None:
+    """The item as it was when our condition failed; re-raise anything that is not that."""
+    if not _is_conditional_failure(error):
+        raise error
+    raw = error.response.get("Item")
+    if not raw:
+        return None
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in raw.items()}
