@@ -46,3 +46,12 @@ def license_fields_from(data: Mapping[str, Any]) -> dict[str, str]:
 
 def is_not_applicable(value: str) -> bool:
     return value.strip() in NOT_APPLICABLE
+
+
+def mask_personal(value: str) -> str:
+    """Enough of a name or address to tell records apart in a report, not to identify anyone."""
+    text = value.strip()
+    if not text:
+        return ""
+    keep = 1 if len(text) <= 4 else 3
+    return text[:keep] + "*" * min(6, len(text) - keep)

@@ -1,0 +1,77 @@
+"""An emulated AWS on 127.0.0.1: moto's server in a thread, and the environment that points the
+SDK at it (AWS_ENDPOINT_URL, throwaway credentials). Nothing here reaches a real AWS account."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def quiet_emulator_logs() -> None:
+    """Moto warns about resource types its CloudFormation lacks (filled by stack.fill_gaps) and
+    tries Docker for S3->Lambda notifications (delivered by local.delivery instead)."""
+    warnings.filterwarnings("ignore", module=r"moto\..*")
+    warnings.filterwarnings("ignore", message=r".*not supported by moto.*")
+    for name in ("moto", "werkzeug", "docker", "urllib3"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    from moto import settings
+
+    with contextlib.redirect_stdout(io.StringIO()):  # moto probes Docker once, printing its failure
+        settings.moto_server_host()
+
+
+@contextmanager
+def emulated_aws(port: int = 0) -> Iterator[str]:
+    """Serve moto on 127.0.0.1 and point this process's SDK at it; yields the endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    quiet_emulator_logs()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound_port = server.get_host_and_port()
+    endpoint = f"http://{host}:{bound_port}"
+    # S3 -> Lambda notifications are delivered by local.delivery; moto must not try Docker.
+    _configure(endpoint, {"lambda": {"use_docker": False}, "batch": {"use_docker": False}})
+    saved = {name: os.environ.get(name) for name in (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL")}
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    try:
+        yield endpoint
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
+
+
+def _configure(endpoint: str, config: dict[str, object]) -> None:
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config", data=json.dumps(config).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback
+        pass
+
+
+def session() -> boto3.session.Session:
+    return boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION", REGION))

@@ -1,0 +1,185 @@
+"""`vehicle-license-intake demo`: the real pipeline, end to end, on an embedded AWS.
+
+template.yaml is deployed into moto (served on 127.0.0.1), the upstream is a contract emulator on
+127.0.0.1, the sample images are uploaded to the stack's bucket and their S3 notifications are
+delivered to the real handler, with the function's environment as the template defines it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from vehicle_license_intake.domain.fields import mask_personal
+from vehicle_license_intake.emulator import GroundTruthRecognizer, Recognizer, UpstreamEmulator
+from vehicle_license_intake.local import aws, stack
+from vehicle_license_intake.local.delivery import Delivery, LocalContext, S3Notifier
+from vehicle_license_intake.results import plain
+
+DEFAULT_SAMPLES = Path(__file__).resolve().parents[3] / "samples"
+DEMO_API_KEY = "demo-key-for-the-local-emulator"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass
+class DemoReport:
+    uploads: list[dict[str, Any]]
+    dead_letters: list[dict[str, Any]]
+    upstream_calls: int
+    redelivery: dict[str, Any] | None
+    answered_by: str
+    seconds: float
+
+
+def choose_recognizer(samples: Path) -> Recognizer:
+    """The offline OCR engine when it is installed; otherwise a lookup of the samples' ground truth."""
+    try:
+        from vehicle_license_intake.recognizer import LocalRecognizer  # type: ignore[attr-defined]
+    except ImportError:
+        return GroundTruthRecognizer.from_directory(samples)
+    recognizer: Recognizer = LocalRecognizer()
+    return recognizer
+
+
+def sample_images(samples: Path) -> list[Path]:
+    return sorted(p for p in samples.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def run_demo(
+    images: Sequence[Path],
+    *,
+    samples: Path = DEFAULT_SAMPLES,
+    show_personal_data: bool = False,
+    keep: bool = False,
+    verbose: bool = False,
+    out: TextIO = sys.stdout,
+    wait_forever: Callable[[], None] | None = None,
+) -> DemoReport:
+    started = time.perf_counter()
+    say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
+    if not verbose:  # the function's JSON logs and EMF metrics would drown the report
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
+
+    recognizer = choose_recognizer(samples)
+    with aws.emulated_aws() as endpoint, UpstreamEmulator(recognizer, [DEMO_API_KEY]) as upstream:
+        session = aws.session()
+        say(f"vehicle-license-intake demo: the real pipeline on an embedded AWS (moto at {endpoint})")
+        deployed = stack.deploy(session, stack_name="vli-demo", parameters={"OcrEndpointUrl": upstream.url})
+        session.client("secretsmanager").put_secret_value(
+            SecretId=deployed.secret_id, SecretString=json.dumps({"api_key": DEMO_API_KEY})
+        )
+        say(f"  template.yaml deployed as stack {deployed.name}: bucket {deployed.bucket}, table {deployed.table}")
+        say(f"  filled in what moto's CloudFormation ignores: {len(deployed.filled)} resources "
+            f"({', '.join(sorted({f.split()[0].split('::')[1] for f in deployed.filled}))})")  # fmt: skip
+        say(f"  upstream: contract emulator at {upstream.url}")
+        say(f"  answered by: {recognizer.name}")
+        if isinstance(recognizer, GroundTruthRecognizer):
+            say("    (not OCR: it answers the shipped samples from their ground-truth JSON and 5021 for any other image)")
+
+        from vehicle_license_intake import handler
+
+        os.environ.update(deployed.function_environment)
+        handler.reset()
+        notifier = S3Notifier(session.client("s3"), deployed.bucket, handler.lambda_handler)
+        deliveries: list[tuple[Path, Delivery | None]] = []
+        for image in images:
+            key = f"{deployed.upload_prefix}{image.name}"
+            deliveries.append((image, notifier.upload(key, image.read_bytes())))
+
+        redelivery = None
+        first = next((d for _, d in deliveries if d is not None and d.error is None), None)
+        if first is not None:
+            calls_before = len(upstream.calls)
+            again = notifier.deliver(Delivery(first.key, first.event, LocalContext()))
+            redelivery = {"key": first.key, "outcomes": again.result, "error": again.error,
+                          "calls_before": calls_before, "calls_after": len(upstream.calls)}  # fmt: skip
+
+        table = session.resource("dynamodb").Table(deployed.table)
+        uploads = []
+        for image, delivery in deliveries:
+            key = f"{deployed.upload_prefix}{image.name}"
+            item = table.get_item(Key={"image_uri": f"s3://{deployed.bucket}/{key}"}).get("Item")
+            uploads.append({"file": image.name, "delivered": delivery is not None,
+                            "error": repr(delivery.error) if delivery and delivery.error else None,
+                            "item": plain(item) if item else None})  # fmt: skip
+        dead_letters = _drain(session.client("sqs"), deployed.dead_letter_queue_url)
+        report = DemoReport(uploads, dead_letters, len(upstream.calls), redelivery, recognizer.name,
+                            time.perf_counter() - started)  # fmt: skip
+        print_report(report, say, show_personal_data)
+        if keep:
+            _keep_running(deployed, endpoint, say, wait_forever)
+    return report
+
+
+def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Read (and leave) every message: the demo's queue is gone when the demo ends anyway."""
+    response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                   VisibilityTimeout=0)  # fmt: skip
+    return [{"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})}
+            for m in response.get("Messages", [])]  # fmt: skip
+
+
+def print_report(report: DemoReport, say: Callable[..., None], show_personal_data: bool) -> None:
+    say()
+    say("Uploads")
+    for upload in report.uploads:
+        item = upload["item"] or {}
+        status = item.get("status") or ("not delivered (outside the notification's prefix)" if not upload["delivered"] else "-")
+        say(f"  {upload['file']}")
+        normalized = item.get("normalized") or {}
+        if status == "SUCCEEDED":
+            owner, address = normalized.get("owner") or "", normalized.get("address") or ""
+            if not show_personal_data:
+                owner, address = mask_personal(owner), mask_personal(address)
+            say(f"    status {status}   plate {normalized.get('plate_number') or '-'} ({normalized.get('plate_kind') or '-'})"
+                f"   VIN {normalized.get('vin') or '-'}   upstream calls {item.get('attempts', 0)}")  # fmt: skip
+            say(f"    owner {owner or '-'}   address {address or '-'}")
+            reasons = item.get("review_reasons") or []
+            say(f"    review reasons: {', '.join(reasons) if reasons else 'none (clean)'}")
+        else:
+            error = item.get("error") or {}
+            detail = f"{error.get('code')} {error.get('status')}: {error.get('message')}" if error else upload["error"] or ""
+            say(f"    status {status}   {detail}")
+    if report.redelivery:
+        r = report.redelivery
+        extra = " (no second call)" if r["calls_after"] == r["calls_before"] else ""
+        say()
+        say(f"Redelivery of the same S3 event for {r['key']}: {r['outcomes']}; upstream calls "
+            f"{r['calls_before']} -> {r['calls_after']}{extra}")  # fmt: skip
+    say()
+    say(f"Dead-letter queue: {len(report.dead_letters)} message(s)")
+    for message in report.dead_letters:
+        body = message["body"]
+        say(f"  {body['object_key']}: {body['status']} {body['error']['code']} ({body['error']['status']}); "
+            f"error_code attribute {message['attributes'].get('error_code', {}).get('StringValue')}")  # fmt: skip
+    say()
+    say(f"Upstream calls made: {report.upstream_calls}   answered by: {report.answered_by}")
+    say(f"Done in {report.seconds:.1f} s.")
+
+
+def _keep_running(deployed: stack.LocalStack, endpoint: str, say: Callable[..., None],
+                  wait_forever: Callable[[], None] | None) -> None:  # fmt: skip
+    say()
+    say("The emulated AWS keeps running until Ctrl-C. In another shell:")
+    say(f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={aws.REGION}")
+    say(f"  aws dynamodb scan --table-name {deployed.table}")
+    say(f"  aws sqs receive-message --queue-url {deployed.dead_letter_queue_url} --message-attribute-names All")
+    say(f"  aws s3 ls s3://{deployed.bucket}/{deployed.upload_prefix}")
+    say(f"  resources: bucket {deployed.bucket}, table {deployed.table}, dead-letter queue {deployed.dead_letter_queue_url},"
+        f" failure queue {deployed.failure_queue_url}, secret {deployed.secret_id}, function {deployed.function_name}")  # fmt: skip
+    if wait_forever is not None:
+        wait_forever()
+        return
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        say("stopped")
