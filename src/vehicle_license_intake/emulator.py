@@ -128,6 +128,7 @@ class CallRecord:
     code: int
     http_status: int
     input_type: str | None
+    auth_forms: tuple[str, ...] = ()  # which key headers the request carried
 
 
 @dataclass
@@ -156,6 +157,7 @@ class UpstreamEmulator:
         self.allow_url_hosts = set(allow_url_hosts)
         self._state = _State()
         self._lock = threading.Lock()
+        self._auth_forms = threading.local()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -167,7 +169,7 @@ class UpstreamEmulator:
         return f"http://{host}:{port}{UPSTREAM_PATH}"
 
     def start(self) -> UpstreamEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -211,6 +213,8 @@ class UpstreamEmulator:
         """(HTTP status, body, content type, extra headers) for one request."""
         now = time.monotonic()
         request_id = f"req_{uuid.uuid4().hex[:16]}"
+        lowered = {k.lower() for k in headers}
+        self._auth_forms.value = tuple(h for h in ("authorization", "x-api-key") if h in lowered)
         if not self._key_ok(headers):
             return self._finish(now, None, None, 401, 4015, request_id)
         if self._rate_exceeded(now):
@@ -292,8 +296,9 @@ class UpstreamEmulator:
             raise _BadRequest("url") from None
 
     def _record(self, now: float, digest: str | None, input_type: str | None, status: int, code: int) -> None:
+        forms = getattr(self._auth_forms, "value", ())
         with self._lock:
-            self._state.calls.append(CallRecord(now, digest, code, status, input_type))
+            self._state.calls.append(CallRecord(now, digest, code, status, input_type, forms))
 
     def _finish(
         self,

@@ -40,8 +40,8 @@ class Upload:
     @property
     def identity(self) -> str:
         """What makes two deliveries the same object version (SPEC §6 duplicates)."""
-        if self.sequencer:
-            return f"seq:{self.sequencer.upper()}"
+        if self.sequencer_order:  # two sequencers equal after padding name the same event
+            return f"seq:{self.sequencer_order.rstrip('0')}"
         return f"ver:{self.version_id or ''}:etag:{self.etag}"
 
 

@@ -26,6 +26,7 @@ OUTCOME_RESERVE_SECONDS = 5.0
 MIN_ATTEMPT_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
+RATE_WINDOW_MARGIN_SECONDS = 0.05
 
 
 class UpstreamError(Exception):
@@ -183,16 +184,21 @@ class ImagePayload:
 
 
 class RateLimiter:
-    """At most `max_per_second` acquisitions in any one-second window (sliding window)."""
+    """At most `max_per_second` acquisitions in any one-second window (sliding window).
+
+    The window is widened by `margin_seconds`: what counts is when requests *arrive* upstream,
+    and a request on a fresh connection arrives later than one on a warm connection.
+    """
 
     def __init__(
         self,
         max_per_second: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        margin_seconds: float = RATE_WINDOW_MARGIN_SECONDS,
     ) -> None:
         # A fractional rate (0.5/s) is kept as one call per 1/rate seconds.
-        self._window = 1.0 if max_per_second >= 1 else 1.0 / max_per_second
+        self._window = (1.0 if max_per_second >= 1 else 1.0 / max_per_second) + margin_seconds
         self._capacity = max(1, int(max_per_second))
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()

@@ -30,7 +30,7 @@ def quiet_emulator_logs() -> None:
     tries Docker for S3->Lambda notifications (delivered by local.delivery instead)."""
     warnings.filterwarnings("ignore", module=r"moto\..*")
     warnings.filterwarnings("ignore", message=r".*not supported by moto.*")
-    for name in ("moto", "werkzeug", "docker", "urllib3"):
+    for name in ("moto", "werkzeug", "docker", "urllib3", "samtranslator"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     from moto import settings
 

@@ -1,0 +1,153 @@
+"""Shared fixtures: the template deployed into moto, the upstream emulator on 127.0.0.1, and an
+`Intake` helper that uploads objects and delivers their S3 events to the real handler."""
+
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from vehicle_license_intake import handler
+from vehicle_license_intake.app import build_pipeline
+from vehicle_license_intake.config import Settings
+from vehicle_license_intake.emulator import GroundTruthRecognizer, UpstreamEmulator
+from vehicle_license_intake.local import aws, stack
+from vehicle_license_intake.local.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_intake.pipeline import Pipeline
+from vehicle_license_intake.results import plain
+
+API_KEY = "test-key-0123456789"
+OWNER = "王测试"
+
+LICENSE = {
+    "plate_number": "沪A12345", "vehicle_type": "小型轿车", "owner": OWNER,
+    "address": "上海市测试路1号", "use_character": "非营运", "model": "丰田CAMRY",
+    "vin": "LSVWY4180KN246094", "engine_number": "4A123456", "register_date": "2020-06-01",
+    "issue_date": "2020-06-05", "license_issuing_authority": "上海市公安局交通警察总队",
+    "document_id": "310012345678", "approved_passengers_capacity": "5人", "total_mass": "1945",
+    "curb_weight": "1495", "ratified_load_capacity": "", "gabarite": "4885x1840x1455",
+    "traction_mass": "", "remarks": "", "inspection_record": "检验有效期至2099年06月沪A(01)",
+}  # fmt: skip
+
+
+def jpeg(label: str = "", size: int = 2048) -> bytes:
+    """Bytes that sniff as JPEG and are unique per label (the emulator answers by digest)."""
+    seed = (label or uuid.uuid4().hex).encode()
+    body = (seed * (size // max(1, len(seed)) + 1))[: max(0, size - 4)]
+    return b"\xff\xd8\xff\xe0" + body
+
+
+def png(label: str = "") -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + (label or uuid.uuid4().hex).encode()
+
+
+def bmp(label: str = "") -> bytes:
+    return b"BM" + struct.pack("<I", 70) + b"\x00" * 8 + (label or uuid.uuid4().hex).encode()
+
+
+@pytest.fixture(autouse=True)
+def _offline_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in aws.FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VehicleLicenseIntakeTests")
+    aws.quiet_emulator_logs()
+    handler.reset()
+
+
+@pytest.fixture
+def recognizer() -> GroundTruthRecognizer:
+    return GroundTruthRecognizer()
+
+
+@pytest.fixture
+def upstream(recognizer: GroundTruthRecognizer) -> Iterator[UpstreamEmulator]:
+    with UpstreamEmulator(recognizer, [API_KEY]) as emulator:
+        yield emulator
+
+
+@dataclass
+class Intake:
+    """The deployed stack, the emulator, and what a test does with them."""
+
+    stack: stack.LocalStack
+    upstream: UpstreamEmulator
+    recognizer: GroundTruthRecognizer
+    session: boto3.session.Session
+    monkeypatch: pytest.MonkeyPatch
+
+    def configure(self, **overrides: str) -> None:
+        """The function's environment from the template, with test overrides; fresh handler."""
+        for name, value in {**self.stack.function_environment, **overrides}.items():
+            self.monkeypatch.setenv(name, value)
+        handler.reset()
+
+    def pipeline(self) -> Pipeline:
+        """A separate function instance (its own clients, cache and rate limiter)."""
+        return build_pipeline(Settings.from_env())
+
+    def put(self, key: str, body: bytes) -> dict[str, Any]:
+        """Upload the object; the S3 record its notification would carry."""
+        response = self.s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body)
+        return s3_record(self.stack.bucket, key, size=len(body), etag=response["ETag"],
+                         version_id=response.get("VersionId"))  # fmt: skip
+
+    def recognizable(self, body: bytes, **fields: str) -> bytes:
+        self.recognizer.add(body, {**LICENSE, **fields})
+        return body
+
+    def invoke(self, *records: dict[str, Any], context: LocalContext | None = None) -> dict[str, Any]:
+        return handler.lambda_handler(s3_event(*records), context or LocalContext())  # type: ignore[no-any-return]
+
+    def upload(self, key: str, body: bytes) -> dict[str, Any]:
+        """Put and deliver; the record (for redeliveries)."""
+        record = self.put(key, body)
+        self.invoke(record)
+        return record
+
+    @property
+    def s3(self) -> Any:
+        return self.session.client("s3")
+
+    def item(self, key: str) -> dict[str, Any] | None:
+        table = self.session.resource("dynamodb").Table(self.stack.table)
+        item = table.get_item(Key={"image_uri": f"s3://{self.stack.bucket}/{key}"}, ConsistentRead=True).get("Item")
+        return plain(item) if item else None
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        sqs = self.session.client("sqs")
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.stack.dead_letter_queue_url, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"], VisibilityTimeout=60).get("Messages", [])  # fmt: skip
+            if not batch:
+                return messages
+            messages.extend({"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in batch)
+
+    def put_secret(self, secret_string: str) -> None:
+        self.session.client("secretsmanager").put_secret_value(SecretId=self.stack.secret_id, SecretString=secret_string)
+
+
+@pytest.fixture
+def intake(
+    upstream: UpstreamEmulator, recognizer: GroundTruthRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Intake]:
+    with mock_aws():
+        session = aws.session()
+        deployed = stack.deploy(session, stack_name="vli-test", parameters={"OcrEndpointUrl": upstream.url})
+        helper = Intake(deployed, upstream, recognizer, session, monkeypatch)
+        helper.put_secret(json.dumps({"api_key": API_KEY}))
+        helper.configure()
+        yield helper
+    handler.reset()
+
+
