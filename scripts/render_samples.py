@@ -38,32 +38,76 @@ def with_check_digit(vin: str) -> str:
 
 LICENSES: dict[str, dict[str, str]] = {
     "sedan": {
-        "plate_number": "沪B7K29Q", "vehicle_type": "小型轿车", "owner": "李明远",
-        "address": "上海市浦东新区银杏路88弄6号1203室", "use_character": "非营运",
-        "model": "大众汽车牌SVW71525BU", "vin": with_check_digit("LSVAU2180N2184637"),
-        "engine_number": "DKX045276", "register_date": "2022-03-18", "issue_date": "2022-03-18",
-        "license_issuing_authority": "上海市公安局交通警察总队", "document_id": "310011893726",
-        "approved_passengers_capacity": "5人", "total_mass": "1920kg", "curb_weight": "1455kg",
-        "ratified_load_capacity": "", "gabarite": "4753×1800×1462mm", "traction_mass": "",
-        "remarks": "", "inspection_record": "检验有效期至2028年03月沪A(01)",
+        "plate_number": "沪B7K29Q",
+        "vehicle_type": "小型轿车",
+        "owner": "李明远",
+        "address": "上海市浦东新区银杏路88弄6号1203室",
+        "use_character": "非营运",
+        "model": "大众汽车牌SVW71525BU",
+        "vin": with_check_digit("LSVAU2180N2184637"),
+        "engine_number": "DKX045276",
+        "register_date": "2022-03-18",
+        "issue_date": "2022-03-18",
+        "license_issuing_authority": "上海市公安局交通警察总队",
+        "document_id": "310011893726",
+        "approved_passengers_capacity": "5人",
+        "total_mass": "1920kg",
+        "curb_weight": "1455kg",
+        "ratified_load_capacity": "",
+        "gabarite": "4753×1800×1462mm",
+        "traction_mass": "",
+        "remarks": "",
+        "inspection_record": "检验有效期至2028年03月沪A(01)",
     },
     "electric": {
-        "plate_number": "粤BD29571", "vehicle_type": "小型轿车", "owner": "陈晓雯",
-        "address": "广东省深圳市南山区科苑路15号", "use_character": "非营运",
-        "model": "比亚迪牌BYD7005BEV", "vin": with_check_digit("LGXCE4CB0L0381526"),
-        "engine_number": "TZ220XS2031857", "register_date": "2020-09-07", "issue_date": "2020-09-07",
-        "license_issuing_authority": "深圳市公安局交通警察局", "document_id": "440300725149",
-        "approved_passengers_capacity": "5人", "total_mass": "2255kg", "curb_weight": "1880kg",
-        "ratified_load_capacity": "", "gabarite": "4870×1950×1725mm", "traction_mass": "",
-        "remarks": "", "inspection_record": "检验有效期至2026年09月粤B(02)",
+        "plate_number": "粤BD29571",
+        "vehicle_type": "小型轿车",
+        "owner": "陈晓雯",
+        "address": "广东省深圳市南山区科苑路15号",
+        "use_character": "非营运",
+        "model": "比亚迪牌BYD7005BEV",
+        "vin": with_check_digit("LGXCE4CB0L0381526"),
+        "engine_number": "TZ220XS2031857",
+        "register_date": "2020-09-07",
+        "issue_date": "2020-09-07",
+        "license_issuing_authority": "深圳市公安局交通警察局",
+        "document_id": "440300725149",
+        "approved_passengers_capacity": "5人",
+        "total_mass": "2255kg",
+        "curb_weight": "1880kg",
+        "ratified_load_capacity": "",
+        "gabarite": "4870×1950×1725mm",
+        "traction_mass": "",
+        "remarks": "",
+        "inspection_record": "检验有效期至2026年09月粤B(02)",
     },
-}  # fmt: skip
+}
 
-MAIN_FIELDS = ("plate_number", "vehicle_type", "owner", "address", "use_character", "model", "vin",
-               "engine_number", "register_date", "issue_date", "license_issuing_authority")  # fmt: skip
-SECONDARY_FIELDS = ("plate_number", "document_id", "approved_passengers_capacity", "total_mass",
-                    "curb_weight", "ratified_load_capacity", "gabarite", "traction_mass", "remarks",
-                    "inspection_record")  # fmt: skip
+MAIN_FIELDS = (
+    "plate_number",
+    "vehicle_type",
+    "owner",
+    "address",
+    "use_character",
+    "model",
+    "vin",
+    "engine_number",
+    "register_date",
+    "issue_date",
+    "license_issuing_authority",
+)
+SECONDARY_FIELDS = (
+    "plate_number",
+    "document_id",
+    "approved_passengers_capacity",
+    "total_mass",
+    "curb_weight",
+    "ratified_load_capacity",
+    "gabarite",
+    "traction_mass",
+    "remarks",
+    "inspection_record",
+)
 
 
 class Painter:
@@ -86,7 +130,9 @@ class Painter:
         draw.rectangle([8, 8, CARD[0] - 9, CARD[1] - 9], outline=(120, 140, 150), width=3)
         return card
 
-    def field(self, draw: ImageDraw.ImageDraw, x: int, y: int, label: str, english: str, value: str, width: int = 0) -> None:
+    def field(
+        self, draw: ImageDraw.ImageDraw, x: int, y: int, label: str, english: str, value: str, width: int = 0
+    ) -> None:
         draw.text((x, y), label, font=self.font(34), fill=LABEL_INK)
         draw.text((x, y + 40), english, font=self.font(16), fill=LABEL_INK)
         label_width = max(int(draw.textlength(label, font=self.font(34))), 150)
@@ -98,7 +144,13 @@ class Painter:
         cx, cy, radius = center[0], center[1], 150
         color = (*SEAL_RED, 170)
         draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], outline=color, width=8)
-        star = [(cx + 38 * math.cos(math.pi / 2 + k * math.pi * 4 / 5), cy - 38 * math.sin(math.pi / 2 + k * math.pi * 4 / 5)) for k in range(5)]
+        star = [
+            (
+                cx + 38 * math.cos(math.pi / 2 + k * math.pi * 4 / 5),
+                cy - 38 * math.sin(math.pi / 2 + k * math.pi * 4 / 5),
+            )
+            for k in range(5)
+        ]
         draw.polygon(star, fill=color)
         font = self.font(34)
         span = math.radians(250)
@@ -137,9 +189,18 @@ class Painter:
         draw = ImageDraw.Draw(card)
         rows = [
             [("号牌号码", "Plate No.", "plate_number"), ("档案编号", "File No.", "document_id")],
-            [("核定载人数", "Approved Passengers", "approved_passengers_capacity"), ("总质量", "Gross Mass", "total_mass")],
-            [("整备质量", "Unladen Mass", "curb_weight"), ("核定载质量", "Approved Load", "ratified_load_capacity")],
-            [("外廓尺寸", "Overall Dimension", "gabarite"), ("准牵引总质量", "Traction Mass", "traction_mass")],
+            [
+                ("核定载人数", "Approved Passengers", "approved_passengers_capacity"),
+                ("总质量", "Gross Mass", "total_mass"),
+            ],
+            [
+                ("整备质量", "Unladen Mass", "curb_weight"),
+                ("核定载质量", "Approved Load", "ratified_load_capacity"),
+            ],
+            [
+                ("外廓尺寸", "Overall Dimension", "gabarite"),
+                ("准牵引总质量", "Traction Mass", "traction_mass"),
+            ],
             [("备注", "Note", "remarks")],
             [("检验记录", "Inspection Record", "inspection_record")],
         ]
@@ -149,7 +210,13 @@ class Painter:
                 draw.rectangle([x, 840, x + rng.choice((2, 3, 4)), 915], fill=INK)
         return card
 
-    def _rows(self, draw: ImageDraw.ImageDraw, rows: list[list[tuple[str, str, str]]], data: dict[str, str], top: int) -> None:
+    def _rows(
+        self,
+        draw: ImageDraw.ImageDraw,
+        rows: list[list[tuple[str, str, str]]],
+        data: dict[str, str],
+        top: int,
+    ) -> None:
         for index, row in enumerate(rows):
             y = top + index * 108
             for column, (label, english, name) in enumerate(row):
@@ -159,18 +226,24 @@ class Painter:
                     value = " ".join(value[i : i + 1] for i in range(len(value))).replace(" ", "")
                 self.field(draw, x, y, label, english, value)
 
-    def photo(self, cards: list[Image.Image], rng: random.Random, size: tuple[int, int] = PHOTO) -> Image.Image:
+    def photo(
+        self, cards: list[Image.Image], rng: random.Random, size: tuple[int, int] = PHOTO
+    ) -> Image.Image:
         """Cards on a desk, slightly rotated and blurred, as a phone would take them."""
         photo = Image.new("RGB", size, (150, 120, 90))
         draw = ImageDraw.Draw(photo)
         for y in range(0, size[1], 3):  # wood grain
             tone = 135 + int(20 * math.sin(y / 37.0) + rng.uniform(-6, 6))
             draw.line([(0, y), (size[0], y)], fill=(tone, int(tone * 0.78), int(tone * 0.55)))
-        scale = min((size[0] - 160) / CARD[0], (size[1] - 160) / (CARD[1] * len(cards) + 40 * (len(cards) - 1)))
+        scale = min(
+            (size[0] - 160) / CARD[0], (size[1] - 160) / (CARD[1] * len(cards) + 40 * (len(cards) - 1))
+        )
         y = (size[1] - int((CARD[1] * len(cards) + 40 * (len(cards) - 1)) * scale)) // 2
         for card in cards:
             resized = card.resize((int(CARD[0] * scale), int(CARD[1] * scale)), Image.Resampling.LANCZOS)
-            rotated = resized.rotate(rng.uniform(-2.5, 2.5), expand=True, resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+            rotated = resized.rotate(
+                rng.uniform(-2.5, 2.5), expand=True, resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0)
+            )
             mask = Image.new("L", resized.size, 255).rotate(0, expand=False)
             mask = mask.rotate(0)
             x = (size[0] - rotated.size[0]) // 2
@@ -192,7 +265,9 @@ def not_a_license(rng: random.Random) -> Image.Image:
         draw.rectangle([x, 700 - height, x + width, 700], fill=(shade, shade - 10, shade - 20))
         for wy in range(700 - height + 20, 690, 40):
             for wx in range(x + 12, x + width - 20, 34):
-                draw.rectangle([wx, wy, wx + 16, wy + 22], fill=(230, 220, 150) if rng.random() < 0.3 else (60, 70, 90))
+                draw.rectangle(
+                    [wx, wy, wx + 16, wy + 22], fill=(230, 220, 150) if rng.random() < 0.3 else (60, 70, 90)
+                )
         x += width + rng.randrange(5, 30)
     draw.rectangle([0, 700, PHOTO[0], PHOTO[1]], fill=(70, 70, 75))
     for x in range(0, PHOTO[0], 160):
@@ -220,20 +295,62 @@ def main() -> None:
     sedan, electric = LICENSES["sedan"], LICENSES["electric"]
     only = lambda data, names: {n: (data[n] if n in names else "") for n in LICENSE_FIELDS}  # noqa: E731
     outputs = [
-        ("main-page.jpg", "main", [painter.main_page(sedan, rng)], only(sedan, MAIN_FIELDS),
-         "main page of an invented sedan's license"),
-        ("secondary-page.jpg", "secondary", [painter.secondary_page(sedan, rng)], only(sedan, SECONDARY_FIELDS),
-         "secondary page alone: the main page's fields are missing"),
-        ("我的行驶证 新能源 两页.jpg", "both", [painter.main_page(electric, rng), painter.secondary_page(electric, rng)],
-         dict(electric), "both pages of an invented electric car's license in one photo; name with spaces and Chinese"),
-    ]  # fmt: skip
+        (
+            "main-page.jpg",
+            "main",
+            [painter.main_page(sedan, rng)],
+            only(sedan, MAIN_FIELDS),
+            "main page of an invented sedan's license",
+        ),
+        (
+            "secondary-page.jpg",
+            "secondary",
+            [painter.secondary_page(sedan, rng)],
+            only(sedan, SECONDARY_FIELDS),
+            "secondary page alone: the main page's fields are missing",
+        ),
+        (
+            "我的行驶证 新能源 两页.jpg",
+            "both",
+            [painter.main_page(electric, rng), painter.secondary_page(electric, rng)],
+            dict(electric),
+            "both pages of an invented electric car's license in one photo; name with spaces and Chinese",
+        ),
+    ]
     for name, page, cards, fields, note in outputs:
         painter.photo(cards, rng).save(out / name, "JPEG", quality=88)
-        (out / f"{Path(name).stem}.json").write_text(json.dumps(truth(name, page, fields, note), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (out / f"{Path(name).stem}.json").write_text(
+            json.dumps(truth(name, page, fields, note), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
     not_a_license(rng).save(out / "street-photo.jpg", "JPEG", quality=88)
-    (out / "street-photo.json").write_text(json.dumps(truth("street-photo.jpg", "none", None, "a street photo, not a license: the upstream answers 5021"), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    (out / "not-an-image.jpg").write_text("This is a text file named like a photo. Local checks reject it.\n", encoding="utf-8")
-    (out / "not-an-image.json").write_text(json.dumps(truth("not-an-image.jpg", "none", None, "text with a .jpg name: REJECTED UNSUPPORTED_FORMAT, no upstream call"), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / "street-photo.json").write_text(
+        json.dumps(
+            truth(
+                "street-photo.jpg", "none", None, "a street photo, not a license: the upstream answers 5021"
+            ),
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    (out / "not-an-image.jpg").write_text(
+        "This is a text file named like a photo. Local checks reject it.\n", encoding="utf-8"
+    )
+    (out / "not-an-image.json").write_text(
+        json.dumps(
+            truth(
+                "not-an-image.jpg",
+                "none",
+                None,
+                "text with a .jpg name: REJECTED UNSUPPORTED_FORMAT, no upstream call",
+            ),
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
 
 
 if __name__ == "__main__":

@@ -27,14 +27,27 @@ API_KEY = "test-key-0123456789"
 OWNER = "王测试"
 
 LICENSE = {
-    "plate_number": "沪A12345", "vehicle_type": "小型轿车", "owner": OWNER,
-    "address": "上海市测试路1号", "use_character": "非营运", "model": "丰田CAMRY",
-    "vin": "LSVWY4180KN246094", "engine_number": "4A123456", "register_date": "2020-06-01",
-    "issue_date": "2020-06-05", "license_issuing_authority": "上海市公安局交通警察总队",
-    "document_id": "310012345678", "approved_passengers_capacity": "5人", "total_mass": "1945",
-    "curb_weight": "1495", "ratified_load_capacity": "", "gabarite": "4885x1840x1455",
-    "traction_mass": "", "remarks": "", "inspection_record": "检验有效期至2099年06月沪A(01)",
-}  # fmt: skip
+    "plate_number": "沪A12345",
+    "vehicle_type": "小型轿车",
+    "owner": OWNER,
+    "address": "上海市测试路1号",
+    "use_character": "非营运",
+    "model": "丰田CAMRY",
+    "vin": "LSVWY4180KN246094",
+    "engine_number": "4A123456",
+    "register_date": "2020-06-01",
+    "issue_date": "2020-06-05",
+    "license_issuing_authority": "上海市公安局交通警察总队",
+    "document_id": "310012345678",
+    "approved_passengers_capacity": "5人",
+    "total_mass": "1945",
+    "curb_weight": "1495",
+    "ratified_load_capacity": "",
+    "gabarite": "4885x1840x1455",
+    "traction_mass": "",
+    "remarks": "",
+    "inspection_record": "检验有效期至2099年06月沪A(01)",
+}
 
 
 def jpeg(label: str = "", size: int = 2048) -> bytes:
@@ -98,8 +111,13 @@ class Intake:
     def put(self, key: str, body: bytes) -> dict[str, Any]:
         """Upload the object; the S3 record its notification would carry."""
         response = self.s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body)
-        return s3_record(self.stack.bucket, key, size=len(body), etag=response["ETag"],
-                         version_id=response.get("VersionId"))  # fmt: skip
+        return s3_record(
+            self.stack.bucket,
+            key,
+            size=len(body),
+            etag=response["ETag"],
+            version_id=response.get("VersionId"),
+        )
 
     def recognizable(self, body: bytes, **fields: str) -> bytes:
         self.recognizer.add(body, {**LICENSE, **fields})
@@ -120,21 +138,31 @@ class Intake:
 
     def item(self, key: str) -> dict[str, Any] | None:
         table = self.session.resource("dynamodb").Table(self.stack.table)
-        item = table.get_item(Key={"image_uri": f"s3://{self.stack.bucket}/{key}"}, ConsistentRead=True).get("Item")
+        item = table.get_item(Key={"image_uri": f"s3://{self.stack.bucket}/{key}"}, ConsistentRead=True).get(
+            "Item"
+        )
         return plain(item) if item else None
 
     def dead_letters(self) -> list[dict[str, Any]]:
         sqs = self.session.client("sqs")
         messages: list[dict[str, Any]] = []
         while True:
-            batch = sqs.receive_message(QueueUrl=self.stack.dead_letter_queue_url, MaxNumberOfMessages=10,
-                                        MessageAttributeNames=["All"], VisibilityTimeout=60).get("Messages", [])  # fmt: skip
+            batch = sqs.receive_message(
+                QueueUrl=self.stack.dead_letter_queue_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=60,
+            ).get("Messages", [])
             if not batch:
                 return messages
-            messages.extend({"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in batch)
+            messages.extend(
+                {"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in batch
+            )
 
     def put_secret(self, secret_string: str) -> None:
-        self.session.client("secretsmanager").put_secret_value(SecretId=self.stack.secret_id, SecretString=secret_string)
+        self.session.client("secretsmanager").put_secret_value(
+            SecretId=self.stack.secret_id, SecretString=secret_string
+        )
 
 
 @pytest.fixture
@@ -149,5 +177,3 @@ def intake(
         helper.configure()
         yield helper
     handler.reset()
-
-

@@ -103,8 +103,17 @@ def test_sequencers_of_different_lengths_compare_after_right_padding_with_zeros(
     # "123" pads to "1230000": older than "1230001"; "12300010" pads equal to "1230001": the same event.
     image = intake.recognizable(jpeg("padding"))
     response = intake.s3.put_object(Bucket=intake.stack.bucket, Key="uploads/pad.jpg", Body=image)
-    record = lambda seq: s3_record(intake.stack.bucket, "uploads/pad.jpg", size=len(image),  # noqa: E731
-                                   etag=response["ETag"], version_id=response["VersionId"], sequencer=seq)
+
+    def record(sequencer: str) -> dict[str, Any]:
+        return s3_record(
+            intake.stack.bucket,
+            "uploads/pad.jpg",
+            size=len(image),
+            etag=response["ETag"],
+            version_id=response["VersionId"],
+            sequencer=sequencer,
+        )
+
     intake.invoke(record("1230001"))
 
     assert intake.invoke(record("123"))["outcomes"] == {"STALE": 1}
@@ -130,10 +139,15 @@ def test_failed_record_is_completed_by_lambdas_retry_of_the_event(intake: Intake
 
 @pytest.mark.parametrize(
     "reply",
-    [Reply.error(5020), Reply.error(429, http_status=429), Reply.error(503, http_status=503),
-     Reply.html_502(), Reply.not_json()],
+    [
+        Reply.error(5020),
+        Reply.error(429, http_status=429),
+        Reply.error(503, http_status=503),
+        Reply.html_502(),
+        Reply.not_json(),
+    ],
     ids=["5020", "429", "5xx", "html-502", "not-json"],
-)  # fmt: skip
+)
 def test_transient_failures_are_retried_inside_the_invocation(intake: Intake, reply: Reply) -> None:
     image = intake.recognizable(jpeg(f"transient {reply}"))
     intake.upstream.script(image, reply)
@@ -195,8 +209,11 @@ def test_every_record_is_handled_on_its_own(intake: Intake) -> None:
     failing = jpeg("service missing")
     intake.upstream.script(failing, Reply.error(5030))
     good = intake.recognizable(jpeg("good"))
-    records = [intake.put("uploads/a.jpg", failing), intake.put("uploads/b.jpg", good),
-               intake.put("uploads/c.jpg", b"not an image")]  # fmt: skip
+    records = [
+        intake.put("uploads/a.jpg", failing),
+        intake.put("uploads/b.jpg", good),
+        intake.put("uploads/c.jpg", b"not an image"),
+    ]
 
     with pytest.raises(Exception, match="1 of 3 records failed"):
         intake.invoke(*records)
@@ -209,18 +226,34 @@ def test_every_record_is_handled_on_its_own(intake: Intake) -> None:
     "event",
     [
         {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"},
-        {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectRemoved:Delete",
-                      "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/x.jpg"}}}]},
-        {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                      "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/folder/", "size": 0}}}]},
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectRemoved:Delete",
+                    "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/x.jpg"}},
+                }
+            ]
+        },
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/folder/", "size": 0}},
+                }
+            ]
+        },
         {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {}}}]},
         {"Records": [{"eventSource": "aws:sqs", "body": "{}"}]},
         {"something": "else"},
         {"Records": ["not a record"]},
     ],
     ids=["test-event", "removed", "folder-marker", "no-object", "not-s3", "unknown-shape", "garbage-record"],
-)  # fmt: skip
-def test_events_that_are_not_uploads_are_ignored_without_raising(intake: Intake, event: dict[str, Any]) -> None:
+)
+def test_events_that_are_not_uploads_are_ignored_without_raising(
+    intake: Intake, event: dict[str, Any]
+) -> None:
     from vehicle_license_intake import handler
 
     result = handler.lambda_handler(event, LocalContext())
@@ -233,7 +266,10 @@ def test_url_encoded_keys_are_decoded_before_any_use(intake: Intake) -> None:
     key = "uploads/我的 行驶证+副本 (1).jpg"
     image = intake.recognizable(jpeg("encoded"))
     record = intake.put(key, image)
-    assert record["s3"]["object"]["key"] == "uploads/%E6%88%91%E7%9A%84+%E8%A1%8C%E9%A9%B6%E8%AF%81%2B%E5%89%AF%E6%9C%AC+%281%29.jpg"
+    assert (
+        record["s3"]["object"]["key"]
+        == "uploads/%E6%88%91%E7%9A%84+%E8%A1%8C%E9%A9%B6%E8%AF%81%2B%E5%89%AF%E6%9C%AC+%281%29.jpg"
+    )
 
     intake.invoke(record)
 
@@ -283,8 +319,10 @@ def test_aws_error_raises_and_the_retry_completes_without_paying_twice(intake: I
     item = intake.item("uploads/sqs-down.jpg")
     assert item is not None and item["status"] == "PROCESSING"
 
-    sqs.create_queue(QueueName=queue_url.rsplit("/", 1)[1],
-                     Attributes={"SqsManagedSseEnabled": attributes.get("SqsManagedSseEnabled", "true")})  # fmt: skip
+    sqs.create_queue(
+        QueueName=queue_url.rsplit("/", 1)[1],
+        Attributes={"SqsManagedSseEnabled": attributes.get("SqsManagedSseEnabled", "true")},
+    )
     intake.invoke(record, context=context.retry())
 
     item = intake.item("uploads/sqs-down.jpg")

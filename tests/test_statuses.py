@@ -79,16 +79,25 @@ def test_upstream_4000_for_image_data_is_unrecognized_and_not_retried(intake: In
     ],
     ids=["empty", "text", "gif", "pdf"],
 )
-def test_object_failing_local_checks_is_rejected_without_upstream_call(intake: Intake, body: bytes, code: str) -> None:
+def test_object_failing_local_checks_is_rejected_without_upstream_call(
+    intake: Intake, body: bytes, code: str
+) -> None:
     intake.upload("uploads/photo.jpg", body)
 
     item = intake.item("uploads/photo.jpg")
     assert item is not None and item["status"] == "REJECTED"
-    assert item["error"] == {"source": "local", "code": code, "status": "REJECTED", "message": item["error"]["message"]}
+    assert item["error"] == {
+        "source": "local",
+        "code": code,
+        "status": "REJECTED",
+        "message": item["error"]["message"],
+    }
     assert "attempts" not in item
     assert intake.upstream.calls == []
     (message,) = intake.dead_letters()
-    assert message["body"]["status"] == "REJECTED" and message["attributes"]["error_code"]["StringValue"] == code
+    assert (
+        message["body"]["status"] == "REJECTED" and message["attributes"]["error_code"]["StringValue"] == code
+    )
 
 
 def test_object_over_max_image_bytes_is_rejected_too_large(intake: Intake) -> None:
@@ -112,8 +121,9 @@ def test_png_and_bmp_are_accepted_whatever_the_extension(intake: Intake, make: o
 def test_deleted_object_version_is_rejected_object_missing(intake: Intake) -> None:
     image = intake.recognizable(jpeg("deleted"))
     record = intake.put("uploads/gone.jpg", image)
-    intake.s3.delete_object(Bucket=intake.stack.bucket, Key="uploads/gone.jpg",
-                            VersionId=record["s3"]["object"]["versionId"])  # fmt: skip
+    intake.s3.delete_object(
+        Bucket=intake.stack.bucket, Key="uploads/gone.jpg", VersionId=record["s3"]["object"]["versionId"]
+    )
     intake.invoke(record)
 
     item = intake.item("uploads/gone.jpg")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import boto3
 from botocore.config import Config
 
@@ -58,12 +56,15 @@ def build_recognizer(settings: Settings, session: boto3.session.Session) -> Reco
     )
 
 
-def _local_recognizer() -> Any:
+def _local_recognizer() -> Recognizer:
     try:
-        from vehicle_license_intake.recognizer import LocalRecognizer  # type: ignore[attr-defined]
+        from vehicle_license_intake.recognizer import (  # type: ignore[import-not-found,unused-ignore]
+            LocalRecognizer,
+        )
     except ImportError:
         raise ConfigError(
             "OCR_PROVIDER is 'local' but the offline recognizer is not installed "
             "(pip install 'vehicle-license-intake[recognizer]')"
         ) from None
-    return LocalRecognizer()
+    recognizer: Recognizer = LocalRecognizer()
+    return recognizer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,18 +15,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the real pipeline offline on an embedded AWS")
-    demo.add_argument("--image", nargs="+", type=Path, metavar="PATH", help="your own images instead of the samples")
+    demo.add_argument(
+        "--image", nargs="+", type=Path, metavar="PATH", help="your own images instead of the samples"
+    )
     demo.add_argument("--samples", type=Path, default=None, help="the samples folder (default: samples/)")
     demo.add_argument("--show-personal-data", action="store_true", help="print owner and address unmasked")
     demo.add_argument("--keep", action="store_true", help="keep the emulated AWS running until Ctrl-C")
-    demo.add_argument("--verbose", action="store_true", help="also print the function's JSON logs and metrics")
+    demo.add_argument(
+        "--verbose", action="store_true", help="also print the function's JSON logs and metrics"
+    )
 
     emulator = commands.add_parser("emulator", help="serve the upstream contract emulator on 127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)
-    emulator.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
-                          help="a key the emulator accepts (repeatable; default: demo key)")  # fmt: skip
+    emulator.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="a key the emulator accepts (repeatable; default: demo key)",
+    )
     emulator.add_argument("--samples", type=Path, default=None)
-    emulator.add_argument("--max-rps", type=float, default=2.0, help="answer 429 above this rate (0: no limit)")
+    emulator.add_argument(
+        "--max-rps", type=float, default=2.0, help="answer 429 above this rate (0: no limit)"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "demo":
@@ -42,10 +54,18 @@ def _demo(args: argparse.Namespace) -> int:
     if missing:
         print(f"not a file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = run_demo(images, samples=samples, show_personal_data=args.show_personal_data,
-                      keep=args.keep, verbose=args.verbose)  # fmt: skip
-    failed = [u["file"] for u in report.uploads if (u["item"] or {}).get("status") in (None, "FAILED", "PROCESSING")
-              and u["delivered"]]  # fmt: skip
+    report = run_demo(
+        images,
+        samples=samples,
+        show_personal_data=args.show_personal_data,
+        keep=args.keep,
+        verbose=args.verbose,
+    )
+    failed = [
+        u["file"]
+        for u in report.uploads
+        if (u["item"] or {}).get("status") in (None, "FAILED", "PROCESSING") and u["delivered"]
+    ]
     return 1 if failed else 0
 
 
@@ -57,11 +77,11 @@ def _emulator(args: argparse.Namespace) -> int:
     keys = args.api_keys or [DEMO_API_KEY]
     server = UpstreamEmulator(recognizer, keys, port=args.port, max_rps=args.max_rps or None)
     with server:
-        print(f"upstream emulator at {server.url} (answered by: {recognizer.name}); Ctrl-C stops it", flush=True)
-        try:
+        print(
+            f"upstream emulator at {server.url} (answered by: {recognizer.name}); Ctrl-C stops it", flush=True
+        )
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

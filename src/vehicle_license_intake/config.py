@@ -44,9 +44,7 @@ class Settings:
             ocr_endpoint_url=_optional(env, "OCR_ENDPOINT_URL", DEFAULT_ENDPOINT_URL, _http_url),
             ocr_input_type=_optional(env, "OCR_INPUT_TYPE", "base64", _one_of(INPUT_TYPES)),
             ocr_timeout_seconds=_optional(env, "OCR_TIMEOUT_SECONDS", 15.0, _positive(float)),
-            ocr_connect_timeout_seconds=_optional(
-                env, "OCR_CONNECT_TIMEOUT_SECONDS", 3.05, _positive(float)
-            ),
+            ocr_connect_timeout_seconds=_optional(env, "OCR_CONNECT_TIMEOUT_SECONDS", 3.05, _positive(float)),
             ocr_max_attempts=_optional(env, "OCR_MAX_ATTEMPTS", 3, _positive(int)),
             ocr_max_rps=_optional(env, "OCR_MAX_RPS", 2.0, _positive(float)),
             max_image_bytes=_optional(env, "MAX_IMAGE_BYTES", 10 * 1024 * 1024, _positive(int)),
@@ -63,9 +61,7 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _optional(
-    env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T]
-) -> T:
+def _optional(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T]) -> T:
     raw = env.get(name, "").strip()
     if not raw:
         return default

@@ -166,7 +166,7 @@ class UpstreamEmulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{UPSTREAM_PATH}"
+        return f"http://{host!s}:{port}{UPSTREAM_PATH}"
 
     def start(self) -> UpstreamEmulator:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -236,16 +236,31 @@ class UpstreamEmulator:
                 return reply.http_status, reply.body, reply.content_type, {ANSWERED_BY_HEADER: "script"}
             if reply.code != 0 or reply.data is not None:
                 return self._finish(
-                    now, digest, input_type, reply.http_status, reply.code, request_id,
-                    data=reply.data, answered_by="script",
+                    now,
+                    digest,
+                    input_type,
+                    reply.http_status,
+                    reply.code,
+                    request_id,
+                    data=reply.data,
+                    answered_by="script",
                 )
         answer = self.recognizer.recognize(image)
         if answer is None:
-            return self._finish(now, digest, input_type, 200, 5021, request_id, answered_by=self.recognizer.name)
+            return self._finish(
+                now, digest, input_type, 200, 5021, request_id, answered_by=self.recognizer.name
+            )
         return self._finish(
-            now, digest, input_type, 200, 0, request_id,
-            data=answer.fields, confidence=answer.confidence, answered_by=self.recognizer.name,
-        )  # fmt: skip
+            now,
+            digest,
+            input_type,
+            200,
+            0,
+            request_id,
+            data=answer.fields,
+            confidence=answer.confidence,
+            answered_by=self.recognizer.name,
+        )
 
     def _key_ok(self, headers: Mapping[str, str]) -> bool:
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -346,7 +361,7 @@ def _handler_for(emulator: UpstreamEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if urlsplit(self.path).path != UPSTREAM_PATH:
@@ -355,7 +370,7 @@ def _handler_for(emulator: UpstreamEmulator) -> type[BaseHTTPRequestHandler]:
             status, payload, content_type, extra = emulator.answer(dict(self.headers.items()), body)
             self._send(status, payload, content_type, extra)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if urlsplit(self.path).path == "/health":
                 self._send(200, b'{"status":"ok"}', "application/json", {})
             else:

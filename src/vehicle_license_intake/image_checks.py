@@ -45,7 +45,5 @@ def check_format(head: bytes) -> str:
     found = sniff_format(head)
     if found not in ACCEPTED_FORMATS:
         what = found.upper() if found else "not a recognised image"
-        raise ImageRejected(
-            "UNSUPPORTED_FORMAT", f"the object is {what}; accepted: JPEG, PNG, BMP"
-        )
+        raise ImageRejected("UNSUPPORTED_FORMAT", f"the object is {what}; accepted: JPEG, PNG, BMP")
     return found

@@ -132,8 +132,12 @@ class Pipeline:
             try:
                 payload = self.objects.payload_for(upload, self.input_type)
             except ImageRejected as rejected:
-                error = {"source": "local", "code": rejected.code, "status": "REJECTED",
-                         "message": rejected.message}  # fmt: skip
+                error = {
+                    "source": "local",
+                    "code": rejected.code,
+                    "status": "REJECTED",
+                    "message": rejected.message,
+                }
                 return self._dead_letter(upload, claim, "REJECTED", error, None, attempts=0)
             try:
                 recognition = self.recognizer.recognize(payload, deadline)
@@ -180,16 +184,23 @@ class Pipeline:
                 metrics.add_metric(name="UploadsNeedingReview", unit=MetricUnit.Count, value=1)
             logger.info(
                 "upload recognised",
-                extra={"status": "SUCCEEDED", "request_id": recognition.request_id,
-                       "review_reasons": validated.review_reasons},
-            )  # fmt: skip
+                extra={
+                    "status": "SUCCEEDED",
+                    "request_id": recognition.request_id,
+                    "review_reasons": validated.review_reasons,
+                },
+            )
         return outcome
 
     def _unrecognized(self, upload: Upload, claim: Claim, error: UpstreamRejectedImage) -> Outcome:
         return self._dead_letter(
-            upload, claim, "UNRECOGNIZED", _error_map(error, self.recognizer.source),
-            error.request_id, attempts=error.attempts,
-        )  # fmt: skip
+            upload,
+            claim,
+            "UNRECOGNIZED",
+            _error_map(error, self.recognizer.source),
+            error.request_id,
+            attempts=error.attempts,
+        )
 
     def _failed(self, upload: Upload, claim: Claim, error: UpstreamError) -> Outcome:
         attributes: dict[str, Any] = {"error": _error_map(error, self.recognizer.source)}
@@ -198,9 +209,14 @@ class Pipeline:
         outcome = self._finish(upload, claim, "FAILED", attributes, error.attempts)
         logger.warning(
             "upstream failed",
-            extra={"status": "FAILED", "code": str(error.code), "upstream_status": error.status,
-                   "request_id": error.request_id, "attempt": error.attempts},
-        )  # fmt: skip
+            extra={
+                "status": "FAILED",
+                "code": str(error.code),
+                "upstream_status": error.status,
+                "request_id": error.request_id,
+                "attempt": error.attempts,
+            },
+        )
         if outcome.status == "FAILED":
             metrics.add_metric(name="UploadsFailed", unit=MetricUnit.Count, value=1)
         return outcome
@@ -215,8 +231,13 @@ class Pipeline:
         *,
         attempts: int,
     ) -> Outcome:
-        pending = {"status": status, "error": dict(error), "request_id": request_id,
-                   "attempts": attempts, "failed_at": utc_now_iso(time.time())}  # fmt: skip
+        pending = {
+            "status": status,
+            "error": dict(error),
+            "request_id": request_id,
+            "attempts": attempts,
+            "failed_at": utc_now_iso(time.time()),
+        }
         if not self.results.record_pending_outcome(upload, claim, pending):
             return self._superseded(upload, attempts)
         return self._send_dead_letter_and_finish(upload, claim, pending)
@@ -226,9 +247,12 @@ class Pipeline:
     ) -> Outcome:
         status = str(pending["status"])
         message = dead_letter_message(
-            upload, status=status, error=pending["error"], request_id=pending.get("request_id"),
+            upload,
+            status=status,
+            error=pending["error"],
+            request_id=pending.get("request_id"),
             failed_at=str(pending["failed_at"]),
-        )  # fmt: skip
+        )
         self.dead_letters.send(message)
         attributes: dict[str, Any] = {"error": dict(pending["error"])}
         if pending.get("request_id"):
@@ -239,9 +263,12 @@ class Pipeline:
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         logger.info(
             "upload sent to the dead-letter queue",
-            extra={"status": status, "code": str(pending["error"]["code"]),
-                   "request_id": pending.get("request_id")},
-        )  # fmt: skip
+            extra={
+                "status": status,
+                "code": str(pending["error"]["code"]),
+                "request_id": pending.get("request_id"),
+            },
+        )
         return outcome
 
     def _finish(
@@ -272,6 +299,10 @@ def observe_attempt(record: AttemptRecord) -> None:
     metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=record.latency_ms)
     logger.info(
         "upstream call",
-        extra={"attempt": record.attempt, "outcome": record.outcome,
-               "request_id": record.request_id, "latency_ms": round(record.latency_ms, 1)},
-    )  # fmt: skip
+        extra={
+            "attempt": record.attempt,
+            "outcome": record.outcome,
+            "request_id": record.request_id,
+            "latency_ms": round(record.latency_ms, 1),
+        },
+    )

@@ -183,7 +183,11 @@ class ResultsTable:
     def record_pending_outcome(self, upload: Upload, claim: Claim, outcome: Mapping[str, Any]) -> bool:
         """Remember a decided outcome before its side effect (the dead letter) is sent."""
         return self._update_if_ours(
-            upload, claim, "SET #pending = :pending", {":pending": dict(outcome)}, {"#pending": "pending_outcome"}
+            upload,
+            claim,
+            "SET #pending = :pending",
+            {":pending": dict(outcome)},
+            {"#pending": "pending_outcome"},
         )
 
     def finish_upload(
@@ -209,12 +213,16 @@ class ResultsTable:
             assignments.append("#attempts = if_not_exists(#attempts, :zero) + :attempts")
         removed = [a for a in (*OUTCOME_ATTRIBUTES, *_CLAIM_ATTRIBUTES) if a not in attributes]
         names.update({f"#r{i}": name for i, name in enumerate(removed)})
-        expression = "SET " + ", ".join(assignments) + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
+        expression = (
+            "SET " + ", ".join(assignments) + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
+        )
         return self._update_if_ours(upload, claim, expression, values, names)
 
     def release_claim(self, upload: Upload, claim: Claim) -> bool:
         """Give the claim up early (the invocation is about to raise), so a retry may take it."""
-        return self._update_if_ours(upload, claim, "SET #lease = :zero", {":zero": 0}, {"#lease": "lease_expires_at"})
+        return self._update_if_ours(
+            upload, claim, "SET #lease = :zero", {":zero": 0}, {"#lease": "lease_expires_at"}
+        )
 
     def _update_if_ours(
         self,
@@ -251,7 +259,7 @@ def plain(value: Any) -> Any:
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def _conditional_failure_item(error: ClientError) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import requests
 
@@ -127,7 +127,9 @@ def error_for_code(
     }
     kind = kinds.get(code)
     if kind is None:
-        kind = UpstreamTemporaryError if 500 <= code < 600 else UpstreamUnexpectedCode
+        # HTTP-style 5xx codes and the upstream's own undocumented 5xxx codes are server-side.
+        server_side = 500 <= code < 600 or 5000 <= code < 6000
+        kind = UpstreamTemporaryError if server_side else UpstreamUnexpectedCode
     return kind(message, code=code, status=status, request_id=request_id, http_status=http_status)
 
 
@@ -216,9 +218,7 @@ class RateLimiter:
                     return
                 wait = self._window - (now - self._calls[0])
                 if deadline is not None and wait > deadline.remaining_seconds():
-                    raise UpstreamOutOfTime(
-                        "no time left to wait for the rate limit", code="OUT_OF_TIME"
-                    )
+                    raise UpstreamOutOfTime("no time left to wait for the rate limit", code="OUT_OF_TIME")
                 self._sleep(wait)
 
 
@@ -257,9 +257,7 @@ class UpstreamClient:
         transient_failures = 0
         attempt = 0
         while True:
-            read_timeout = min(
-                self._read_timeout, deadline.remaining_seconds() - OUTCOME_RESERVE_SECONDS
-            )
+            read_timeout = min(self._read_timeout, deadline.remaining_seconds() - OUTCOME_RESERVE_SECONDS)
             if read_timeout < MIN_ATTEMPT_SECONDS:
                 error = UpstreamOutOfTime(
                     "the invocation has no time left for an upstream call", code="OUT_OF_TIME"
@@ -282,7 +280,7 @@ class UpstreamClient:
                 transient_failures += 1
                 if not error.transient or transient_failures >= self._max_attempts:
                     raise
-                backoff = random.uniform(
+                backoff = random.uniform(  # noqa: S311 - jitter, not cryptography
                     0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (transient_failures - 1))
                 )
                 if deadline.remaining_seconds() - backoff < OUTCOME_RESERVE_SECONDS + MIN_ATTEMPT_SECONDS:
@@ -303,14 +301,12 @@ class UpstreamClient:
             try:
                 response = self._session.post(
                     self._endpoint_url,
-                    data=body,
+                    data=cast(bytes, body),  # any bytes-like body; a bytearray spares a copy
                     headers=headers,
                     timeout=(self._connect_timeout, read_timeout),
                 )
             except requests.Timeout as error:
-                raise UpstreamTimeout(
-                    f"no answer within {read_timeout:.1f}s", code="TIMEOUT"
-                ) from error
+                raise UpstreamTimeout(f"no answer within {read_timeout:.1f}s", code="TIMEOUT") from error
             except requests.RequestException as error:
                 raise UpstreamUnreachable(
                     f"connection failed: {type(error).__name__}", code="CONNECTION_ERROR"
@@ -335,12 +331,14 @@ def parse_response(http_status: int, content: bytes) -> Recognition:
     except (json.JSONDecodeError, UnicodeDecodeError):
         kind = UpstreamRateLimited if http_status == 429 else UpstreamMalformedResponse
         raise kind(
-            f"HTTP {http_status} with a body that is not JSON", code=http_status,
+            f"HTTP {http_status} with a body that is not JSON",
+            code=http_status,
             http_status=http_status,
         ) from None
     if not isinstance(document, Mapping) or not isinstance(document.get("code"), int):
         raise UpstreamMalformedResponse(
-            f"HTTP {http_status}: JSON without an integer code", code=http_status,
+            f"HTTP {http_status}: JSON without an integer code",
+            code=http_status,
             http_status=http_status,
         )
     code: int = document["code"]
@@ -350,13 +348,18 @@ def parse_response(http_status: int, content: bytes) -> Recognition:
         message = str(document.get("msg") or document.get("message") or "")
         status = document.get("status")
         raise error_for_code(
-            code, message, status=str(status) if status else None, request_id=request_id,
+            code,
+            message,
+            status=str(status) if status else None,
+            request_id=request_id,
             http_status=http_status,
         )
     data = document.get("data")
     if not isinstance(data, Mapping):
         raise UpstreamMalformedResponse(
-            "code 0 without a data object", code="MALFORMED", request_id=request_id,
+            "code 0 without a data object",
+            code="MALFORMED",
+            request_id=request_id,
             http_status=http_status,
         )
     confidence = document.get("confidence")

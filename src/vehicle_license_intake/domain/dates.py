@@ -28,9 +28,5 @@ def parse_date(text: str) -> date:
 
 def latest_year_month(text: str) -> tuple[int, int] | None:
     """The latest valid year-month mentioned in the text (inspection stamps), if any."""
-    found = [
-        (int(year), int(month))
-        for year, month in _YEAR_MONTH.findall(text)
-        if 1 <= int(month) <= 12
-    ]
+    found = [(int(year), int(month)) for year, month in _YEAR_MONTH.findall(text) if 1 <= int(month) <= 12]
     return max(found) if found else None

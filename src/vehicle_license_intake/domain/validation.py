@@ -16,9 +16,29 @@ from vehicle_license_intake.domain import dates, plate, vin
 from vehicle_license_intake.domain.fields import is_not_applicable, license_fields_from
 
 USE_CHARACTERS: frozenset[str] = frozenset(
-    "非营运 公路客运 公交客运 出租客运 旅游客运 货运 租赁 警用 消防 救护 工程救险 营转非 "
-    "出租转非 教练 幼儿校车 小学生校车 初中生校车 危化品运输 中小学生校车 预约出租客运 "
-    "预约出租转非".split()
+    [
+        "非营运",
+        "公路客运",
+        "公交客运",
+        "出租客运",
+        "旅游客运",
+        "货运",
+        "租赁",
+        "警用",
+        "消防",
+        "救护",
+        "工程救险",
+        "营转非",
+        "出租转非",
+        "教练",
+        "幼儿校车",
+        "小学生校车",
+        "初中生校车",
+        "危化品运输",
+        "中小学生校车",
+        "预约出租客运",
+        "预约出租转非",
+    ]
 )
 
 REQUIRED_FIELDS: tuple[str, ...] = ("plate_number", "vehicle_type", "owner", "vin", "register_date")
@@ -196,9 +216,7 @@ def _normalize_numbers(fields: dict[str, str], out: dict[str, Any], review: _Rev
             review.add("NUMBER_INVALID:gabarite")
 
 
-def _normalize_inspection(
-    fields: dict[str, str], out: dict[str, Any], review: _Review, today: date
-) -> None:
+def _normalize_inspection(fields: dict[str, str], out: dict[str, Any], review: _Review, today: date) -> None:
     out["inspection_valid_until"] = None
     latest = dates.latest_year_month(fields["inspection_record"])
     if latest is None:

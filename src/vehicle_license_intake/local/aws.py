@@ -48,8 +48,10 @@ def emulated_aws(port: int = 0) -> Iterator[str]:
     server.start()
     host, bound_port = server.get_host_and_port()
     endpoint = f"http://{host}:{bound_port}"
+    # Moto's state lives in this process: start from an empty account every time.
+    _post(endpoint, "/moto-api/reset", {})
     # S3 -> Lambda notifications are delivered by local.delivery; moto must not try Docker.
-    _configure(endpoint, {"lambda": {"use_docker": False}, "batch": {"use_docker": False}})
+    _post(endpoint, "/moto-api/config", {"lambda": {"use_docker": False}, "batch": {"use_docker": False}})
     saved = {name: os.environ.get(name) for name in (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL")}
     os.environ.update(FAKE_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -61,15 +63,18 @@ def emulated_aws(port: int = 0) -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        _post(endpoint, "/moto-api/reset", {})
         server.stop()
 
 
-def _configure(endpoint: str, config: dict[str, object]) -> None:
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/config", data=json.dumps(config).encode(), method="POST",
+def _post(endpoint: str, path: str, document: dict[str, object]) -> None:
+    request = urllib.request.Request(  # noqa: S310 - our own loopback server
+        f"{endpoint}{path}",
+        data=json.dumps(document).encode(),
+        method="POST",
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
         pass
 
 

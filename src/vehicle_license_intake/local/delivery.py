@@ -84,13 +84,18 @@ def s3_record(
         "eventName": event_name,
         "userIdentity": {"principalId": "AWS:AIDALOCALDEMO"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(),
-                             "x-amz-id-2": uuid.uuid4().hex},  # fmt: skip
+        "responseElements": {
+            "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+            "x-amz-id-2": uuid.uuid4().hex,
+        },
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": "IntakeFunctionUpload",
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "LOCALDEMO"},
-                       "arn": f"arn:aws:s3:::{bucket}"},  # fmt: skip
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "LOCALDEMO"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
             "object": s3_object,
         },
     }
@@ -124,7 +129,10 @@ class S3Notifier:
             kinds = target.get("Events", [])
             if not any(_event_matches(kind, event_name) for kind in kinds):
                 continue
-            rules = {r["Name"].lower(): r["Value"] for r in target.get("Filter", {}).get("Key", {}).get("FilterRules", [])}
+            rules = {
+                r["Name"].lower(): r["Value"]
+                for r in target.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+            }
             if key.startswith(rules.get("prefix", "")) and key.endswith(rules.get("suffix", "")):
                 return True
         return False
@@ -134,8 +142,9 @@ class S3Notifier:
         response = self._s3.put_object(Bucket=self.bucket, Key=key, Body=body)
         if not self.wants(key):
             return None
-        record = s3_record(self.bucket, key, size=len(body), etag=response["ETag"],
-                           version_id=response.get("VersionId"))  # fmt: skip
+        record = s3_record(
+            self.bucket, key, size=len(body), etag=response["ETag"], version_id=response.get("VersionId")
+        )
         return self.deliver(Delivery(key, s3_event(record), LocalContext()))
 
     def deliver(self, delivery: Delivery) -> Delivery:

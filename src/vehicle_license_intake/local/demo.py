@@ -41,7 +41,9 @@ class DemoReport:
 def choose_recognizer(samples: Path) -> Recognizer:
     """The offline OCR engine when it is installed; otherwise a lookup of the samples' ground truth."""
     try:
-        from vehicle_license_intake.recognizer import LocalRecognizer  # type: ignore[attr-defined]
+        from vehicle_license_intake.recognizer import (  # type: ignore[import-not-found,unused-ignore]
+            LocalRecognizer,
+        )
     except ImportError:
         return GroundTruthRecognizer.from_directory(samples)
     recognizer: Recognizer = LocalRecognizer()
@@ -63,7 +65,10 @@ def run_demo(
     wait_forever: Callable[[], None] | None = None,
 ) -> DemoReport:
     started = time.perf_counter()
-    say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
+
+    def say(text: str = "") -> None:
+        print(text, file=out, flush=True)
+
     if not verbose:  # the function's JSON logs and EMF metrics would drown the report
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -77,13 +82,19 @@ def run_demo(
         session.client("secretsmanager").put_secret_value(
             SecretId=deployed.secret_id, SecretString=json.dumps({"api_key": DEMO_API_KEY})
         )
-        say(f"  template.yaml deployed as stack {deployed.name}: bucket {deployed.bucket}, table {deployed.table}")
-        say(f"  filled in what moto's CloudFormation ignores: {len(deployed.filled)} resources "
-            f"({', '.join(sorted({f.split()[0].split('::')[1] for f in deployed.filled}))})")  # fmt: skip
+        say(
+            f"  template.yaml deployed as stack {deployed.name}: bucket {deployed.bucket}, table {deployed.table}"
+        )
+        say(
+            f"  filled in what moto's CloudFormation ignores: {len(deployed.filled)} resources "
+            f"({', '.join(sorted({f.split()[0].split('::')[1] for f in deployed.filled}))})"
+        )
         say(f"  upstream: contract emulator at {upstream.url}")
         say(f"  answered by: {recognizer.name}")
         if isinstance(recognizer, GroundTruthRecognizer):
-            say("    (not OCR: it answers the shipped samples from their ground-truth JSON and 5021 for any other image)")
+            say(
+                "    (not OCR: it answers the shipped samples from their ground-truth JSON and 5021 for any other image)"
+            )
 
         from vehicle_license_intake import handler
 
@@ -100,20 +111,36 @@ def run_demo(
         if first is not None:
             calls_before = len(upstream.calls)
             again = notifier.deliver(Delivery(first.key, first.event, LocalContext()))
-            redelivery = {"key": first.key, "outcomes": again.result, "error": again.error,
-                          "calls_before": calls_before, "calls_after": len(upstream.calls)}  # fmt: skip
+            redelivery = {
+                "key": first.key,
+                "outcomes": again.result,
+                "error": again.error,
+                "calls_before": calls_before,
+                "calls_after": len(upstream.calls),
+            }
 
         table = session.resource("dynamodb").Table(deployed.table)
         uploads = []
         for image, delivery in deliveries:
             key = f"{deployed.upload_prefix}{image.name}"
             item = table.get_item(Key={"image_uri": f"s3://{deployed.bucket}/{key}"}).get("Item")
-            uploads.append({"file": image.name, "delivered": delivery is not None,
-                            "error": repr(delivery.error) if delivery and delivery.error else None,
-                            "item": plain(item) if item else None})  # fmt: skip
+            uploads.append(
+                {
+                    "file": image.name,
+                    "delivered": delivery is not None,
+                    "error": repr(delivery.error) if delivery and delivery.error else None,
+                    "item": plain(item) if item else None,
+                }
+            )
         dead_letters = _drain(session.client("sqs"), deployed.dead_letter_queue_url)
-        report = DemoReport(uploads, dead_letters, len(upstream.calls), redelivery, recognizer.name,
-                            time.perf_counter() - started)  # fmt: skip
+        report = DemoReport(
+            uploads,
+            dead_letters,
+            len(upstream.calls),
+            redelivery,
+            recognizer.name,
+            time.perf_counter() - started,
+        )
         print_report(report, say, show_personal_data)
         if keep:
             _keep_running(deployed, endpoint, say, wait_forever)
@@ -122,10 +149,13 @@ def run_demo(
 
 def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     """Read (and leave) every message: the demo's queue is gone when the demo ends anyway."""
-    response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                   VisibilityTimeout=0)  # fmt: skip
-    return [{"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})}
-            for m in response.get("Messages", [])]  # fmt: skip
+    response = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
+    )
+    return [
+        {"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})}
+        for m in response.get("Messages", [])
+    ]
 
 
 def print_report(report: DemoReport, say: Callable[..., None], show_personal_data: bool) -> None:
@@ -133,49 +163,71 @@ def print_report(report: DemoReport, say: Callable[..., None], show_personal_dat
     say("Uploads")
     for upload in report.uploads:
         item = upload["item"] or {}
-        status = item.get("status") or ("not delivered (outside the notification's prefix)" if not upload["delivered"] else "-")
+        status = item.get("status") or (
+            "not delivered (outside the notification's prefix)" if not upload["delivered"] else "-"
+        )
         say(f"  {upload['file']}")
         normalized = item.get("normalized") or {}
         if status == "SUCCEEDED":
             owner, address = normalized.get("owner") or "", normalized.get("address") or ""
             if not show_personal_data:
                 owner, address = mask_personal(owner), mask_personal(address)
-            say(f"    status {status}   plate {normalized.get('plate_number') or '-'} ({normalized.get('plate_kind') or '-'})"
-                f"   VIN {normalized.get('vin') or '-'}   upstream calls {item.get('attempts', 0)}")  # fmt: skip
+            say(
+                f"    status {status}   plate {normalized.get('plate_number') or '-'} ({normalized.get('plate_kind') or '-'})"
+                f"   VIN {normalized.get('vin') or '-'}   upstream calls {item.get('attempts', 0)}"
+            )
             say(f"    owner {owner or '-'}   address {address or '-'}")
             reasons = item.get("review_reasons") or []
             say(f"    review reasons: {', '.join(reasons) if reasons else 'none (clean)'}")
         else:
             error = item.get("error") or {}
-            detail = f"{error.get('code')} {error.get('status')}: {error.get('message')}" if error else upload["error"] or ""
+            detail = (
+                f"{error.get('code')} {error.get('status')}: {error.get('message')}"
+                if error
+                else upload["error"] or ""
+            )
             say(f"    status {status}   {detail}")
     if report.redelivery:
         r = report.redelivery
         extra = " (no second call)" if r["calls_after"] == r["calls_before"] else ""
         say()
-        say(f"Redelivery of the same S3 event for {r['key']}: {r['outcomes']}; upstream calls "
-            f"{r['calls_before']} -> {r['calls_after']}{extra}")  # fmt: skip
+        say(
+            f"Redelivery of the same S3 event for {r['key']}: {r['outcomes']}; upstream calls "
+            f"{r['calls_before']} -> {r['calls_after']}{extra}"
+        )
     say()
     say(f"Dead-letter queue: {len(report.dead_letters)} message(s)")
     for message in report.dead_letters:
         body = message["body"]
-        say(f"  {body['object_key']}: {body['status']} {body['error']['code']} ({body['error']['status']}); "
-            f"error_code attribute {message['attributes'].get('error_code', {}).get('StringValue')}")  # fmt: skip
+        say(
+            f"  {body['object_key']}: {body['status']} {body['error']['code']} ({body['error']['status']}); "
+            f"error_code attribute {message['attributes'].get('error_code', {}).get('StringValue')}"
+        )
     say()
     say(f"Upstream calls made: {report.upstream_calls}   answered by: {report.answered_by}")
     say(f"Done in {report.seconds:.1f} s.")
 
 
-def _keep_running(deployed: stack.LocalStack, endpoint: str, say: Callable[..., None],
-                  wait_forever: Callable[[], None] | None) -> None:  # fmt: skip
+def _keep_running(
+    deployed: stack.LocalStack,
+    endpoint: str,
+    say: Callable[..., None],
+    wait_forever: Callable[[], None] | None,
+) -> None:
     say()
     say("The emulated AWS keeps running until Ctrl-C. In another shell:")
-    say(f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={aws.REGION}")
+    say(
+        f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={aws.REGION}"
+    )
     say(f"  aws dynamodb scan --table-name {deployed.table}")
-    say(f"  aws sqs receive-message --queue-url {deployed.dead_letter_queue_url} --message-attribute-names All")
+    say(
+        f"  aws sqs receive-message --queue-url {deployed.dead_letter_queue_url} --message-attribute-names All"
+    )
     say(f"  aws s3 ls s3://{deployed.bucket}/{deployed.upload_prefix}")
-    say(f"  resources: bucket {deployed.bucket}, table {deployed.table}, dead-letter queue {deployed.dead_letter_queue_url},"
-        f" failure queue {deployed.failure_queue_url}, secret {deployed.secret_id}, function {deployed.function_name}")  # fmt: skip
+    say(
+        f"  resources: bucket {deployed.bucket}, table {deployed.table}, dead-letter queue {deployed.dead_letter_queue_url},"
+        f" failure queue {deployed.failure_queue_url}, secret {deployed.secret_id}, function {deployed.function_name}"
+    )
     if wait_forever is not None:
         wait_forever()
         return

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,10 +53,21 @@ def load_sam_template(path: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
     return dict(yaml_parse(path.read_text(encoding="utf-8")))
 
 
-def translate(sam_template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+def translate(
+    sam_template: Mapping[str, Any],
+    parameters: Mapping[str, str] | None = None,
+    code_uri: str | Mapping[str, str] = "s3://vli-local-artifacts/function.zip",
+) -> dict[str, Any]:
+    """The CloudFormation template `sam deploy` would create, with the function's code at
+    `code_uri` as `sam package` would upload it (the region only shapes ARNs)."""
     from samtranslator.translator.transform import transform
 
-    return dict(transform(copy.deepcopy(dict(sam_template)), dict(parameters or {}), OfflinePolicyLoader()))
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+
+    packaged = copy.deepcopy(dict(sam_template))
+    packaged["Resources"][FUNCTION_ID]["Properties"]["CodeUri"] = code_uri
+    return dict(transform(packaged, dict(parameters or {}), OfflinePolicyLoader()))
 
 
 def package_source(session: boto3.session.Session) -> dict[str, str]:
@@ -117,9 +129,7 @@ def deploy(
     parameters: Mapping[str, str] | None = None,
     template_path: Path = DEFAULT_TEMPLATE,
 ) -> LocalStack:
-    sam = load_sam_template(template_path)
-    sam["Resources"][FUNCTION_ID]["Properties"]["CodeUri"] = package_source(session)
-    template = translate(sam, parameters)
+    template = translate(load_sam_template(template_path), parameters, code_uri=package_source(session))
     cfn = session.client("cloudformation")
     cfn.create_stack(
         StackName=stack_name,
@@ -158,26 +168,37 @@ def fill_gaps(session: boto3.session.Session, stack: LocalStack, resolve: Any) -
     return filled
 
 
-def _fill_secret(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+def _fill_secret(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
     client = session.client("secretsmanager")
     try:
         client.describe_secret(SecretId=props["Name"])
         return False
     except client.exceptions.ResourceNotFoundException:
         pass
-    client.create_secret(Name=props["Name"], Description=props.get("Description", ""),
-                         SecretString="placeholder-replace-with-put-secret-value")  # fmt: skip
+    client.create_secret(
+        Name=props["Name"],
+        Description=props.get("Description", ""),
+        SecretString="placeholder-replace-with-put-secret-value",
+    )
     stack.physical_ids[logical_id] = props["Name"]
     return True
 
 
-def _fill_bucket(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+def _fill_bucket(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
     """Moto's CloudFormation keeps only a bucket's name and encryption: apply the rest."""
     s3, bucket = session.client("s3"), props["BucketName"]
     if props.get("VersioningConfiguration"):
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]})
+        s3.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+        )
     if props.get("PublicAccessBlockConfiguration"):
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        s3.put_public_access_block(
+            Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
     if props.get("OwnershipControls"):
         s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=props["OwnershipControls"])
     if props.get("LifecycleConfiguration"):
@@ -186,11 +207,13 @@ def _fill_bucket(session: boto3.session.Session, stack: LocalStack, logical_id: 
     configurations = []
     for entry in props.get("NotificationConfiguration", {}).get("LambdaConfigurations", []):
         rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
-        configurations.append({
-            "LambdaFunctionArn": entry["Function"],
-            "Events": [entry["Event"]],
-            "Filter": {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}},
-        })  # fmt: skip
+        configurations.append(
+            {
+                "LambdaFunctionArn": entry["Function"],
+                "Events": [entry["Event"]],
+                "Filter": {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}},
+            }
+        )
     if configurations:
         s3.put_bucket_notification_configuration(
             Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": configurations}
@@ -199,23 +222,35 @@ def _fill_bucket(session: boto3.session.Session, stack: LocalStack, logical_id: 
 
 
 def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
-    api: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    api: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
     if "NoncurrentVersionExpiration" in rule:
-        api["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+        api["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
     if "AbortIncompleteMultipartUpload" in rule:
         days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
         api["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
     return api
 
 
-def _fill_queue_policy(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+def _fill_queue_policy(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
     sqs = session.client("sqs")
     for queue_url in props["Queues"]:
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+        sqs.set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
     return True
 
 
-def _fill_table(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+def _fill_table(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
     """Moto's CloudFormation ignores a table's TTL and point-in-time recovery."""
     dynamodb, table = session.client("dynamodb"), stack.physical_ids[logical_id]
     ttl = props.get("TimeToLiveSpecification")
@@ -232,7 +267,9 @@ def _fill_table(session: boto3.session.Session, stack: LocalStack, logical_id: s
     return bool(ttl or pitr)
 
 
-def _fill_alarm(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+def _fill_alarm(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
     alarm = {k: v for k, v in props.items() if k != "AlarmActions" or v}
     alarm.setdefault("AlarmName", f"{stack.name}-{logical_id}")
     alarm["Threshold"] = float(alarm["Threshold"])
@@ -241,7 +278,9 @@ def _fill_alarm(session: boto3.session.Session, stack: LocalStack, logical_id: s
     return True
 
 
-def _fill_event_invoke_config(session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]) -> bool:
+def _fill_event_invoke_config(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
     session.client("lambda").put_function_event_invoke_config(
         FunctionName=props["FunctionName"],
         Qualifier=props.get("Qualifier", "$LATEST"),
@@ -270,11 +309,17 @@ def _resolver(stack: LocalStack, session: boto3.session.Session, parameters: Map
     """Resolve the intrinsic functions the template uses, against the deployed stack."""
     template = stack.template
     values: dict[str, Any] = {
-        name: parameters.get(name, spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+        name: parameters.get(name, spec.get("Default", ""))
+        for name, spec in template.get("Parameters", {}).items()
     }
     account = session.client("sts").get_caller_identity()["Account"]
-    pseudo = {"AWS::StackName": stack.name, "AWS::AccountId": account, "AWS::Region": session.region_name,
-              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
+    pseudo = {
+        "AWS::StackName": stack.name,
+        "AWS::AccountId": account,
+        "AWS::Region": session.region_name,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
     sqs = session.client("sqs")
 
     def attribute(logical_id: str, name: str) -> Any:
@@ -283,7 +328,9 @@ def _resolver(stack: LocalStack, session: boto3.session.Session, parameters: Map
         if kind == "AWS::SQS::Queue":
             if name == "QueueName":
                 return physical.rsplit("/", 1)[-1]
-            return sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            return sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
         if kind == "AWS::Lambda::Function" and name == "Arn":
             return session.client("lambda").get_function_configuration(FunctionName=physical)["FunctionArn"]
         if kind == "AWS::DynamoDB::Table" and name == "Arn":
@@ -296,7 +343,7 @@ def _resolver(stack: LocalStack, session: boto3.session.Session, parameters: Map
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (function, argument), = node.items()
+            ((function, argument),) = node.items()
             if function == "Ref":
                 if argument == "AWS::NoValue":
                     return _NO_VALUE
@@ -308,8 +355,12 @@ def _resolver(stack: LocalStack, session: boto3.session.Session, parameters: Map
                 return attribute(logical_id, name)
             if function == "Fn::Sub":
                 text = argument if isinstance(argument, str) else argument[0]
-                return _substitute(text, lambda name: resolve({"Ref": name}) if "." not in name
-                                   else attribute(*name.split(".", 1)))  # fmt: skip
+                return _substitute(
+                    text,
+                    lambda name: (
+                        resolve({"Ref": name}) if "." not in name else attribute(*name.split(".", 1))
+                    ),
+                )
             if function == "Fn::If":
                 condition, yes, no = argument
                 return resolve(yes) if _conditions(template, resolve)[condition] else resolve(no)

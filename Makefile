@@ -1,0 +1,52 @@
+# The documented commands. Each creates the virtual environment (.venv) when it needs it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -n 2
+
+.PHONY: demo test lint format requirements bench samples build clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# The demo needs the package and the emulated AWS (moto, aws-sam-translator) only.
+$(VENV)/.local-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[local]"
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml $(VENV)/.local-installed
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.local-installed  ## the main job, offline: make demo ARGS="--image my.jpg"
+	$(BIN)/vehicle-license-intake demo $(ARGS)
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python scripts/sync_requirements.py --check
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+requirements: $(BIN)/python
+	$(BIN)/python scripts/sync_requirements.py
+
+samples: $(VENV)/.dev-installed  ## needs a CJK font: apt-get install fonts-wqy-microhei
+	$(BIN)/python scripts/render_samples.py
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/run.py
+
+build:  ## optional: needs the SAM CLI and python3.13 (see README)
+	sam build --template template.yaml
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,108 @@
+"""The offline demo (the README's `make demo`) runs the real pipeline and reports it honestly."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vehicle_license_intake.local import aws
+from vehicle_license_intake.local.demo import DEFAULT_SAMPLES, run_demo, sample_images
+
+
+@pytest.fixture
+def demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED"):
+        monkeypatch.setenv(name, "WARNING" if name.endswith("LEVEL") else "true")
+
+
+def statuses(report: object) -> dict[str, str]:
+    return {u["file"]: (u["item"] or {}).get("status") for u in report.uploads}  # type: ignore[attr-defined]
+
+
+def test_demo_processes_every_sample_end_to_end(demo_env: None) -> None:
+    out = io.StringIO()
+    report = run_demo(sample_images(DEFAULT_SAMPLES), out=out)
+
+    assert statuses(report) == {
+        "main-page.jpg": "SUCCEEDED",
+        "secondary-page.jpg": "SUCCEEDED",
+        "我的行驶证 新能源 两页.jpg": "SUCCEEDED",
+        "street-photo.jpg": "UNRECOGNIZED",
+        "not-an-image.jpg": "REJECTED",
+    }
+    dead = sorted((m["body"]["object_key"], m["body"]["status"]) for m in report.dead_letters)
+    assert dead == [("uploads/not-an-image.jpg", "REJECTED"), ("uploads/street-photo.jpg", "UNRECOGNIZED")]
+    assert report.upstream_calls == 4, "every image but the non-image was sent once"
+    assert (
+        report.redelivery is not None
+        and report.redelivery["calls_after"] == report.redelivery["calls_before"]
+    )
+    text = out.getvalue()
+    assert "answered by: ground-truth lookup (no OCR)" in text
+    assert "(no second call)" in text
+    assert "沪B7K29Q" in text and "LSVAU2188N2184637" in text
+    assert "李明远" not in text and "李**" in text, "personal data masked by default"
+    truth = json.loads((DEFAULT_SAMPLES / "main-page.json").read_text(encoding="utf-8"))["fields"]
+    main = next(u for u in report.uploads if u["file"] == "main-page.jpg")["item"]
+    assert main["license"] == truth
+
+
+def test_demo_shows_personal_data_only_when_asked(demo_env: None) -> None:
+    out = io.StringIO()
+    run_demo([DEFAULT_SAMPLES / "main-page.jpg"], out=out, show_personal_data=True)
+    assert "李明远" in out.getvalue()
+
+
+def test_demo_runs_the_users_own_images(demo_env: None, tmp_path: Path) -> None:
+    own = tmp_path / "my photo.png"
+    own.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    shutil.copy(DEFAULT_SAMPLES / "main-page.jpg", tmp_path / "copy of main.jpg")
+
+    report = run_demo([own, tmp_path / "copy of main.jpg"], out=io.StringIO())
+
+    assert statuses(report) == {"my photo.png": "UNRECOGNIZED", "copy of main.jpg": "SUCCEEDED"}
+
+
+def test_demo_keep_prints_how_to_reach_the_emulated_aws(demo_env: None) -> None:
+    out = io.StringIO()
+    run_demo([DEFAULT_SAMPLES / "not-an-image.jpg"], out=out, keep=True, wait_forever=lambda: None)
+    text = out.getvalue()
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in text and "aws dynamodb scan --table-name" in text
+
+
+def test_url_input_type_sends_a_presigned_url_the_upstream_can_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With moto served on 127.0.0.1, the presigned GET URL is fetchable by the emulator."""
+    from vehicle_license_intake import handler
+    from vehicle_license_intake.emulator import GroundTruthRecognizer, UpstreamEmulator
+    from vehicle_license_intake.local import stack
+    from vehicle_license_intake.local.delivery import S3Notifier
+
+    image = (DEFAULT_SAMPLES / "main-page.jpg").read_bytes()
+    with (
+        aws.emulated_aws(),
+        UpstreamEmulator(GroundTruthRecognizer.from_directory(DEFAULT_SAMPLES), ["k"]) as upstream,
+    ):
+        session = aws.session()
+        deployed = stack.deploy(
+            session, stack_name="vli-url", parameters={"OcrEndpointUrl": upstream.url, "OcrInputType": "url"}
+        )
+        session.client("secretsmanager").put_secret_value(SecretId=deployed.secret_id, SecretString="k")
+        for name, value in deployed.function_environment.items():
+            monkeypatch.setenv(name, value)
+        handler.reset()
+        delivery = S3Notifier(session.client("s3"), deployed.bucket, handler.lambda_handler).upload(
+            "uploads/u.jpg", image
+        )
+
+        assert delivery is not None and delivery.error is None
+        item = (
+            session.resource("dynamodb")
+            .Table(deployed.table)
+            .get_item(Key={"image_uri": f"s3://{deployed.bucket}/uploads/u.jpg"})["Item"]
+        )
+        assert item["status"] == "SUCCEEDED" and item["license"]["plate_number"] == "沪B7K29Q"
+        assert [c.input_type for c in upstream.calls] == ["url"]

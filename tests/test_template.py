@@ -1,0 +1,162 @@
+"""template.yaml and the code agree: translated offline, deployed into moto, gaps filled, and an
+upload run through the handler with the function's own environment from the template."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import API_KEY, Intake, jpeg
+from vehicle_license_intake.config import Settings
+from vehicle_license_intake.local import stack
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def translated() -> dict[str, Any]:
+    return stack.translate(stack.load_sam_template())
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_template_is_cfn_lint_clean() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_function_matches_spec_entry_point_runtime_and_limits(translated: dict[str, Any]) -> None:
+    (function,) = resources_of(translated, "AWS::Lambda::Function").values()
+    props = function["Properties"]
+    assert props["Handler"] == "vehicle_license_intake.handler.lambda_handler"
+    assert props["Runtime"] == "python3.13" and props["Architectures"] == ["arm64"]
+    assert props["ReservedConcurrentExecutions"] == 1, "one instance keeps the fleet at OCR_MAX_RPS"
+    sam = stack.load_sam_template()
+    defaults = {k: v.get("Default") for k, v in sam["Parameters"].items()}
+    worst_case = (
+        sam["Parameters"]["OcrMaxAttempts"]["MaxValue"] * sam["Parameters"]["OcrTimeoutSeconds"]["MaxValue"]
+    )
+    assert (
+        props["Timeout"] > worst_case > int(defaults["OcrMaxAttempts"]) * int(defaults["OcrTimeoutSeconds"])
+    )
+
+
+def test_policies_name_their_resources_and_grant_only_what_the_code_calls(translated: dict[str, Any]) -> None:
+    (role,) = resources_of(translated, "AWS::IAM::Role").values()
+    statements = [
+        s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]
+    ]
+    actions = {
+        a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+        "secretsmanager:GetSecretValue",
+    }
+    for statement in statements:
+        assert statement["Resource"] != "*" and "*" not in json.dumps(statement["Resource"]).replace(
+            "/*", ""
+        ).replace("}*", "")
+
+
+def test_storage_is_encrypted_and_the_bucket_private_versioned_and_tls_only(
+    translated: dict[str, Any],
+) -> None:
+    bucket = translated["Resources"]["UploadBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    policy = translated["Resources"]["UploadBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert policy["Effect"] == "Deny" and policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    table = translated["Resources"]["ResultsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST" and table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "image_uri", "KeyType": "HASH"}]
+    for queue in resources_of(translated, "AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        assert queue["Properties"]["MessageRetentionPeriod"] == 1209600
+
+
+def test_alarms_watch_both_queues_and_function_errors(translated: dict[str, Any]) -> None:
+    alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
+    watched = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms.values()}
+    assert watched == {("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/Lambda", "Errors")}
+    assert len(alarms) == 3
+
+
+def test_function_environment_from_the_template_is_a_valid_configuration(intake: Intake) -> None:
+    settings = Settings.from_env(intake.stack.function_environment)
+    assert settings.results_table_name == intake.stack.table
+    assert settings.dead_letter_queue_url == intake.stack.dead_letter_queue_url
+    assert settings.api_key_secret_id == intake.stack.secret_id
+    assert settings.ocr_max_rps == 2 and settings.ocr_provider == "upstream"
+    environment = intake.stack.function_environment
+    assert API_KEY not in json.dumps(environment), "the key lives only in Secrets Manager"
+    assert [name for name in environment if "KEY" in name] == ["API_KEY_SECRET_ID"]
+
+
+def test_deployed_stack_matches_the_template_where_moto_ignores_it(intake: Intake) -> None:
+    session, deployed = intake.session, intake.stack
+    s3 = session.client("s3")
+    assert s3.get_bucket_versioning(Bucket=deployed.bucket)["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket=deployed.bucket)["PublicAccessBlockConfiguration"].values())
+    notification = s3.get_bucket_notification_configuration(Bucket=deployed.bucket)[
+        "LambdaFunctionConfigurations"
+    ]
+    rules = [
+        (n["Events"], [(r["Name"].lower(), r["Value"]) for r in n["Filter"]["Key"]["FilterRules"]])
+        for n in notification
+    ]
+    assert rules == [(["s3:ObjectCreated:*"], [("prefix", "uploads/")])]
+    dynamodb = session.client("dynamodb")
+    ttl = dynamodb.describe_time_to_live(TableName=deployed.table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    backups = dynamodb.describe_continuous_backups(TableName=deployed.table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert (
+        session.client("secretsmanager").describe_secret(SecretId=deployed.secret_id)["Name"]
+        == deployed.secret_id
+    )
+    alarms = session.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert {a["MetricName"] for a in alarms} == {"ApproximateNumberOfMessagesVisible", "Errors"} and len(
+        alarms
+    ) == 3
+    invoke_config = session.client("lambda").get_function_event_invoke_config(
+        FunctionName=deployed.function_name
+    )
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    failure_arn = session.client("sqs").get_queue_attributes(
+        QueueUrl=deployed.failure_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == failure_arn
+
+
+def test_upload_under_the_prefix_reaches_the_handler_and_one_outside_does_not(intake: Intake) -> None:
+    from vehicle_license_intake import handler
+    from vehicle_license_intake.local.delivery import S3Notifier
+
+    notifier = S3Notifier(intake.s3, intake.stack.bucket, handler.lambda_handler)
+    inside = notifier.upload("uploads/in.jpg", intake.recognizable(jpeg("inside")))
+    outside = notifier.upload("elsewhere/out.jpg", intake.recognizable(jpeg("outside")))
+
+    assert inside is not None and inside.error is None and outside is None
+    assert intake.item("uploads/in.jpg")["status"] == "SUCCEEDED"  # type: ignore[index]
+    assert intake.item("elsewhere/out.jpg") is None
+    assert len(intake.upstream.calls) == 1

@@ -1,0 +1,98 @@
+"""The upstream's answers as typed outcomes, and the rate limiter (pure, no network)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from vehicle_license_intake.upstream import (
+    ImagePayload,
+    RateLimiter,
+    UpstreamError,
+    UpstreamInvalidImageData,
+    UpstreamKeyRejected,
+    UpstreamMalformedResponse,
+    UpstreamRateLimited,
+    UpstreamRejectedImage,
+    UpstreamServiceMissing,
+    UpstreamTemporaryError,
+    UpstreamUnexpectedCode,
+    parse_response,
+)
+
+
+def body(code: int, **extra: object) -> bytes:
+    return json.dumps({"code": code, "msg": "m", "request_id": "req_1", **extra}).encode()
+
+
+@pytest.mark.parametrize(
+    ("http_status", "content", "kind", "transient"),
+    [
+        (200, body(5021), UpstreamRejectedImage, False),
+        (500, body(5021), UpstreamRejectedImage, False),
+        (400, body(4000), UpstreamInvalidImageData, False),
+        (401, body(4015), UpstreamKeyRejected, False),
+        (200, body(5030), UpstreamServiceMissing, False),
+        (200, body(5020), UpstreamTemporaryError, True),
+        (429, body(429), UpstreamRateLimited, True),
+        (200, body(5999), UpstreamTemporaryError, True),
+        (200, body(4123), UpstreamUnexpectedCode, False),
+        (502, b"<html>502 Bad Gateway</html>", UpstreamMalformedResponse, True),
+        (429, b"slow down", UpstreamRateLimited, True),
+        (200, b'{"code": "0"}', UpstreamMalformedResponse, True),
+        (200, body(0), UpstreamMalformedResponse, True),
+        (200, body(0, data=["not", "a", "map"]), UpstreamMalformedResponse, True),
+    ],
+)
+def test_every_answer_is_a_typed_outcome_decided_by_the_json_code(
+    http_status: int, content: bytes, kind: type[UpstreamError], transient: bool
+) -> None:
+    with pytest.raises(kind) as raised:
+        parse_response(http_status, content)
+    assert type(raised.value) is kind and raised.value.transient is transient
+
+
+def test_success_returns_exactly_the_twenty_fields() -> None:
+    recognition = parse_response(
+        500, body(0, data={"plate_number": "沪A12345", "total_mass": 1945, "x": "y"})
+    )
+    assert len(recognition.fields) == 20 and recognition.fields["plate_number"] == "沪A12345"
+    assert recognition.fields["total_mass"] == "1945" and recognition.fields["owner"] == ""
+    assert recognition.request_id == "req_1"
+
+
+def test_base64_body_is_exactly_the_documented_json() -> None:
+    image = bytes(range(256)) * 3001
+    document = json.loads(bytes(ImagePayload("base64", image=image).json_body()))
+    assert document == {"input_type": "base64", "input_data": base64.b64encode(image).decode()}
+    assert json.loads(ImagePayload("url", url="http://x/y?z=1").json_body()) == {
+        "input_type": "url",
+        "input_data": "http://x/y?z=1",
+    }
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.calls: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize("rate", [1, 2, 5])
+def test_rate_limiter_allows_at_most_rate_calls_in_any_one_second_window(rate: int) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(4 * rate):
+        limiter.acquire()
+        times.append(clock.now)
+    for index in range(len(times) - rate):
+        assert times[index + rate] - times[index] >= 1.0
+    assert times[-1] < 4.5, "and it does not wait longer than it must"
