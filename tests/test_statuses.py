@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import API_KEY, LICENSE, Intake, bmp, jpeg, png
@@ -179,3 +181,30 @@ def test_the_key_is_sent_in_both_header_forms(intake: Intake) -> None:
     assert call.auth_forms == ("authorization", "x-api-key")
     assert call.input_type == "base64" and call.code == 0
     assert API_KEY  # the emulator accepted exactly this key
+
+
+def test_questionable_license_is_stored_with_review_reasons_and_counted(
+    intake: Intake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = intake.recognizable(
+        jpeg("questionable"),
+        vin="LSVWY418OKN246094",  # an O read for a 0
+        inspection_record="检验有效期至2024年06月沪A(01)",
+        use_character="非运营",
+        total_mass="1,945kg",
+    )
+    intake.upload("uploads/check-me.jpg", image)
+
+    item = intake.item("uploads/check-me.jpg")
+    assert item is not None and item["status"] == "SUCCEEDED" and item["needs_review"] is True
+    assert item["review_reasons"] == ["VIN_FORMAT", "INSPECTION_EXPIRED", "USE_CHARACTER_UNKNOWN"]
+    assert item["license"]["vin"] == "LSVWY418OKN246094", "the raw value is never changed"
+    assert item["normalized"]["vin_suggestion"] == "LSVWY4180KN246094"
+    assert (
+        item["normalized"]["total_mass_kg"] == 1945
+        and item["normalized"]["inspection_valid_until"] == "2024-06"
+    )
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')
+    ]
+    assert any(metric.get("UploadsNeedingReview") == [1.0] for metric in emitted)
