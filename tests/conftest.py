@@ -20,6 +20,7 @@ from vehicle_license_intake.config import Settings
 from vehicle_license_intake.emulator import GroundTruthRecognizer, UpstreamEmulator
 from vehicle_license_intake.local import aws, stack
 from vehicle_license_intake.local.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_intake.observability import metrics
 from vehicle_license_intake.pipeline import Pipeline
 from vehicle_license_intake.results import plain
 
@@ -75,6 +76,7 @@ def _offline_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VehicleLicenseIntakeTests")
     aws.quiet_emulator_logs()
     handler.reset()
+    metrics.clear_metrics()  # what a test's direct pipeline calls recorded is not the next test's
 
 
 @pytest.fixture

@@ -207,4 +207,4 @@ def test_questionable_license_is_stored_with_review_reasons_and_counted(
     emitted = [
         json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')
     ]
-    assert any(metric.get("UploadsNeedingReview") == [1.0] for metric in emitted)
+    assert any(metric.get("UploadsNeedingReview") == [1.0] for metric in emitted), emitted

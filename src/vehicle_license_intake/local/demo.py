@@ -12,7 +12,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -54,6 +55,17 @@ def sample_images(samples: Path) -> list[Path]:
     return sorted(p for p in samples.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+@contextmanager
+def restored_environment() -> Iterator[None]:
+    """The demo sets the function's environment in this process; leave it as it was found."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def run_demo(
     images: Sequence[Path],
     *,
@@ -63,6 +75,19 @@ def run_demo(
     verbose: bool = False,
     out: TextIO = sys.stdout,
     wait_forever: Callable[[], None] | None = None,
+) -> DemoReport:
+    with restored_environment():
+        return _run(images, samples, show_personal_data, keep, verbose, out, wait_forever)
+
+
+def _run(
+    images: Sequence[Path],
+    samples: Path,
+    show_personal_data: bool,
+    keep: bool,
+    verbose: bool,
+    out: TextIO,
+    wait_forever: Callable[[], None] | None,
 ) -> DemoReport:
     started = time.perf_counter()
 
