@@ -15,7 +15,7 @@ class ImageRejected(Exception):
         self.message = message
 
 
-def sniff_format(head: bytes) -> str | None:
+def sniff_format(head: bytes | bytearray) -> str | None:
     """The image format the first bytes announce, or None."""
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
@@ -41,7 +41,7 @@ def check_size(size: int, max_bytes: int) -> None:
         raise ImageRejected("TOO_LARGE", f"the object has {size} bytes, more than {max_bytes}")
 
 
-def check_format(head: bytes) -> str:
+def check_format(head: bytes | bytearray) -> str:
     found = sniff_format(head)
     if found not in ACCEPTED_FORMATS:
         what = found.upper() if found else "not a recognised image"

@@ -43,7 +43,7 @@ class ObjectStore:
             location["VersionId"] = upload.version_id
         return location
 
-    def _read(self, upload: Upload, byte_range: str | None = None) -> tuple[int, bytes]:
+    def _read(self, upload: Upload, byte_range: str | None = None) -> tuple[int, bytes | bytearray]:
         """(the object's full size, its bytes or the requested range)."""
         extra = {"Range": byte_range} if byte_range else {}
         try:
@@ -62,4 +62,19 @@ class ObjectStore:
         if size > self._max_bytes:
             response["Body"].close()
             return size, b""
-        return size, response["Body"].read()
+        if byte_range:
+            return size, response["Body"].read()
+        return size, _read_into_buffer(response["Body"], int(response["ContentLength"]))
+
+
+def _read_into_buffer(body: Any, length: int) -> bytearray:
+    """Stream the object into one buffer of its size (no list of chunks joined at the end)."""
+    buffer = bytearray(length)
+    view, position = memoryview(buffer), 0
+    for chunk in body.iter_chunks(chunk_size=256 * 1024):
+        view[position : position + len(chunk)] = chunk
+        position += len(chunk)
+    view.release()
+    if position != length:  # the object changed under us: keep what was read, checks follow
+        del buffer[position:]
+    return buffer

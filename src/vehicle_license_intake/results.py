@@ -22,18 +22,6 @@ from botocore.exceptions import ClientError
 from vehicle_license_intake.events import Upload
 
 FINAL_STATUSES = frozenset({"SUCCEEDED", "UNRECOGNIZED", "REJECTED"})
-# Attributes that belong to one outcome and must not survive into another.
-OUTCOME_ATTRIBUTES = (
-    "license",
-    "normalized",
-    "review_reasons",
-    "needs_review",
-    "error",
-    "request_id",
-    "recognized_by",
-    "confidence",
-)
-_CLAIM_ATTRIBUTES = ("claim_token", "claim_owner", "lease_expires_at", "pending_outcome")
 
 
 class ClaimState(Enum):
@@ -50,6 +38,8 @@ class Claim:
     # An outcome an earlier attempt decided but could not finish (its dead letter unsent).
     pending_outcome: Mapping[str, Any] | None = None
     stored_status: str | None = None
+    # Upstream calls already made for this object version by earlier invocations.
+    prior_attempts: int = 0
 
 
 def utc_now_iso(now: float) -> str:
@@ -91,8 +81,13 @@ class ResultsTable:
         if stored.get("identity") != upload.identity:
             return Claim(ClaimState.STALE, stored_status=stored.get("status"))
         try:
-            attributes = self._retake_same_version(upload, owner, token, now, lease_seconds)
-            return Claim(ClaimState.CLAIMED, token, plain(attributes.get("pending_outcome")))
+            attributes = plain(self._retake_same_version(upload, owner, token, now, lease_seconds))
+            return Claim(
+                ClaimState.CLAIMED,
+                token,
+                attributes.get("pending_outcome"),
+                prior_attempts=int(attributes.get("attempts") or 0),
+            )
         except ClientError as error:
             stored = _conditional_failure_item(error) or self.get(upload.image_uri) or {}
         status = stored.get("status")
@@ -105,27 +100,13 @@ class ResultsTable:
     def _claim_new_version(
         self, upload: Upload, owner: str, token: str, now: float, lease_seconds: float
     ) -> None:
-        item: dict[str, Any] = {
-            "image_uri": upload.image_uri,
-            "bucket": upload.bucket,
-            "object_key": upload.key,
-            "etag": upload.etag,
-            "size": upload.size,
-            "identity": upload.identity,
+        item = {
+            **self._object_attributes(upload, now),
             "status": "PROCESSING",
-            "event_time": upload.event_time,
-            "processed_at": utc_now_iso(now),
             "claim_token": token,
             "claim_owner": owner,
             "lease_expires_at": int(now + lease_seconds),
         }
-        if upload.version_id:
-            item["version_id"] = upload.version_id
-        if upload.sequencer:
-            item["sequencer"] = upload.sequencer
-            item["sequencer_order"] = upload.sequencer_order
-        if self._retention_days:
-            item["expires_at"] = int(now + self._retention_days * 86400)
         values: dict[str, Any] = {":identity": upload.identity}
         names = {"#uri": "image_uri", "#identity": "identity"}
         if upload.sequencer_order:
@@ -141,6 +122,27 @@ class ResultsTable:
             ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
+
+    def _object_attributes(self, upload: Upload, now: float) -> dict[str, Any]:
+        """What every item holds about its object version, whatever its status."""
+        item: dict[str, Any] = {
+            "image_uri": upload.image_uri,
+            "bucket": upload.bucket,
+            "object_key": upload.key,
+            "etag": upload.etag,
+            "size": upload.size,
+            "identity": upload.identity,
+            "event_time": upload.event_time,
+            "processed_at": utc_now_iso(now),
+        }
+        if upload.version_id:
+            item["version_id"] = upload.version_id
+        if upload.sequencer:
+            item["sequencer"] = upload.sequencer
+            item["sequencer_order"] = upload.sequencer_order
+        if self._retention_days:
+            item["expires_at"] = int(now + self._retention_days * 86400)
+        return item
 
     def _retake_same_version(
         self, upload: Upload, owner: str, token: str, now: float, lease_seconds: float
@@ -199,24 +201,23 @@ class ResultsTable:
         *,
         attempts: int = 0,
     ) -> bool:
-        """Write the outcome, if the claim is still ours. False: a newer event took the item."""
-        names = {"#status": "status", "#processed": "processed_at"}
-        values: dict[str, Any] = {":status": status, ":now": utc_now_iso(self._clock())}
-        assignments = ["#status = :status", "#processed = :now"]
-        for index, (name, value) in enumerate(attributes.items()):
-            names[f"#a{index}"] = name
-            values[f":a{index}"] = value
-            assignments.append(f"#a{index} = :a{index}")
-        if attempts:
-            values[":attempts"], values[":zero"] = attempts, 0
-            names["#attempts"] = "attempts"
-            assignments.append("#attempts = if_not_exists(#attempts, :zero) + :attempts")
-        removed = [a for a in (*OUTCOME_ATTRIBUTES, *_CLAIM_ATTRIBUTES) if a not in attributes]
-        names.update({f"#r{i}": name for i, name in enumerate(removed)})
-        expression = (
-            "SET " + ", ".join(assignments) + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
-        )
-        return self._update_if_ours(upload, claim, expression, values, names)
+        """Replace the item with its outcome, if the claim is still ours. False: a newer event
+        (or another invocation after our lease expired) took the item."""
+        item = {**self._object_attributes(upload, self._clock()), **attributes, "status": status}
+        if attempts or claim.prior_attempts:
+            item["attempts"] = claim.prior_attempts + attempts
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="#claim_token = :claim_token",
+                ExpressionAttributeNames={"#claim_token": "claim_token"},
+                ExpressionAttributeValues={":claim_token": claim.token},
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def release_claim(self, upload: Upload, claim: Claim) -> bool:
         """Give the claim up early (the invocation is about to raise), so a retry may take it."""
