@@ -4,15 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint format requirements bench samples build clean
+.PHONY: demo test lint format requirements bench bench-recognizer serve samples build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# The demo needs the package and the emulated AWS (moto, aws-sam-translator) only.
+# The demo needs the package, the emulated AWS (moto, aws-sam-translator) and the recognizer.
 $(VENV)/.local-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[local]"
+	$(BIN)/python -m pip install -q -e ".[local,recognizer]"
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.local-installed
@@ -44,6 +44,12 @@ samples: $(VENV)/.dev-installed  ## needs a CJK font: apt-get install fonts-wqy-
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/run.py
+
+bench-recognizer: $(VENV)/.dev-installed  ## accuracy, speed, memory of the offline recognizer (200+ images)
+	$(BIN)/python benchmarks/recognizer.py $(ARGS)
+
+serve: $(VENV)/.local-installed  ## the offline recognizer behind the upstream's HTTP contract
+	$(BIN)/vehicle-license-intake serve $(ARGS)
 
 build:  ## optional: needs the SAM CLI and python3.13 (see README)
 	sam build --template template.yaml

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from vehicle_license_intake.emulator import GroundTruthRecognizer
 from vehicle_license_intake.local import aws
 from vehicle_license_intake.local.demo import DEFAULT_SAMPLES, run_demo, sample_images
 
@@ -24,8 +25,10 @@ def statuses(report: object) -> dict[str, str]:
 
 
 def test_demo_processes_every_sample_end_to_end(demo_env: None) -> None:
+    """With the ground-truth lookup behind the emulator, every field is known exactly."""
     out = io.StringIO()
-    report = run_demo(sample_images(DEFAULT_SAMPLES), out=out)
+    lookup = GroundTruthRecognizer.from_directory(DEFAULT_SAMPLES)
+    report = run_demo(sample_images(DEFAULT_SAMPLES), out=out, recognizer=lookup)
 
     assert statuses(report) == {
         "main-page.jpg": "SUCCEEDED",
@@ -49,6 +52,24 @@ def test_demo_processes_every_sample_end_to_end(demo_env: None) -> None:
     truth = json.loads((DEFAULT_SAMPLES / "main-page.json").read_text(encoding="utf-8"))["fields"]
     main = next(u for u in report.uploads if u["file"] == "main-page.jpg")["item"]
     assert main["license"] == truth
+
+
+def test_demo_reads_the_samples_with_the_offline_recognizer_when_installed(demo_env: None) -> None:
+    pytest.importorskip("rapidocr")
+    out = io.StringIO()
+    report = run_demo(sample_images(DEFAULT_SAMPLES), out=out)
+
+    assert "answered by: offline recognizer (RapidOCR, on this machine)" in out.getvalue()
+    assert statuses(report) == {
+        "main-page.jpg": "SUCCEEDED",
+        "secondary-page.jpg": "SUCCEEDED",
+        "我的行驶证 新能源 两页.jpg": "SUCCEEDED",
+        "street-photo.jpg": "UNRECOGNIZED",
+        "not-an-image.jpg": "REJECTED",
+    }
+    truth = json.loads((DEFAULT_SAMPLES / "main-page.json").read_text(encoding="utf-8"))["fields"]
+    main = next(u for u in report.uploads if u["file"] == "main-page.jpg")["item"]
+    assert main["license"] == truth and main["recognized_by"] == "upstream"
 
 
 def test_demo_shows_personal_data_only_when_asked(demo_env: None) -> None:

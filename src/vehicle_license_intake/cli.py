@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -39,9 +40,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-rps", type=float, default=2.0, help="answer 429 above this rate (0: no limit)"
     )
 
+    serve = commands.add_parser(
+        "serve", help="the offline recognizer behind the upstream's HTTP contract, on 127.0.0.1"
+    )
+    serve.add_argument("--port", type=int, default=8766)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="a key it accepts (repeatable); default: VLI_SERVE_API_KEY or the demo key",
+    )
+    serve.add_argument("--max-rps", type=float, default=0, help="answer 429 above this rate (0: no limit)")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "serve":
+        return _serve(args)
     return _emulator(args)
 
 
@@ -67,6 +84,30 @@ def _demo(args: argparse.Namespace) -> int:
         if (u["item"] or {}).get("status") in (None, "FAILED", "PROCESSING") and u["delivered"]
     ]
     return 1 if failed else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from vehicle_license_intake.emulator import UpstreamEmulator
+    from vehicle_license_intake.local.demo import DEMO_API_KEY
+
+    try:
+        from vehicle_license_intake.recognizer import LocalRecognizer
+    except ImportError:
+        print(
+            "the offline recognizer is not installed: pip install 'vehicle-license-intake[recognizer]'",
+            file=sys.stderr,
+        )
+        return 2
+    keys = args.api_keys or [os.environ.get("VLI_SERVE_API_KEY") or DEMO_API_KEY]
+    recognizer = LocalRecognizer()
+    server = UpstreamEmulator(recognizer, keys, host=args.host, port=args.port, max_rps=args.max_rps or None)
+    with server:
+        print(
+            f"offline recognizer serving the upstream contract at {server.url}; Ctrl-C stops it", flush=True
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    return 0
 
 
 def _emulator(args: argparse.Namespace) -> int:
