@@ -12,43 +12,30 @@ import os
 import platform
 import random
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections import defaultdict
 from pathlib import Path
 
+from sizes import folder_size, install_for_lambda, zip_size
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS
 from vehicle_license_intake.recognizer import LocalRecognizer, synthetic
 
 HERE = Path(__file__).resolve().parent
 
 
-def folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
 def package_size() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "t"
-        platforms = [arg for tag in ("manylinux_2_28_aarch64", "manylinux_2_27_aarch64", "manylinux2014_aarch64")
-                     for arg in ("--platform", tag)]  # fmt: skip
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), *platforms,
-                        "--implementation", "cp", "--python-version", "3.13",
-                        "--only-binary=:all:", "rapidocr>=3.10,<4", "onnxruntime>=1.20", "numpy", "pillow"], check=True)  # fmt: skip
-        unzipped = folder_size(target)
-        archive = Path(tmp) / "r.zip"
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-            for path in target.rglob("*"):
-                if path.is_file():
-                    zipped.write(path, path.relative_to(target))
-        shutil.rmtree(target)
-        return (f"recognizer dependencies for python3.13/arm64: {unzipped / 1e6:.0f} MB unzipped, "
-                f"{archive.stat().st_size / 1e6:.0f} MB zipped (Lambda zip limit: 250 MB unzipped, 50 MB upload)")  # fmt: skip
+        install_for_lambda(target, "rapidocr>=3.10,<4", "onnxruntime>=1.20", "numpy", "pillow")
+        unzipped, zipped = folder_size(target), zip_size(target)
+        return (
+            f"recognizer dependencies for python3.13/arm64: {unzipped / 1e6:.0f} MB unzipped, "
+            f"{zipped / 1e6:.0f} MB zipped (Lambda zip limit: 250 MB unzipped, 50 MB upload)"
+        )
 
 
 def main() -> int:
@@ -94,19 +81,28 @@ def main() -> int:
         hit, total = table[key]
         return f"{100 * hit / total:.1f} %" if total else "-"
 
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python {platform.python_version()}: "
-             f"{len(cases)} generated images (seed {args.seed}), {time.perf_counter() - started:.0f} s in all.", "",
-             "| degradation | images | fields exact |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python {platform.python_version()}: "
+        f"{len(cases)} generated images (seed {args.seed}), {time.perf_counter() - started:.0f} s in all.",
+        "",
+        "| degradation | images | fields exact |",
+        "|---|---|---|",
+    ]
     counts = defaultdict(int)
     for case in cases:
         counts[case["degradation"]] += 1
     for degradation in synthetic.DEGRADATIONS:
         lines.append(f"| {degradation} | {counts[degradation]} | {pct(degradation)} |")
-    lines += [f"| **clean and mild** ({', '.join(sorted(synthetic.MILD))}) | {sum(counts[d] for d in synthetic.MILD)} | {pct('mild')} |",
-              f"| **overall** | {len(cases)} | {pct('overall')} |", "",
-              f"Seconds per image: mean {statistics.mean(seconds):.2f}, median {statistics.median(seconds):.2f}, "
-              f"p95 {sorted(seconds)[int(0.95 * len(seconds)) - 1]:.2f}; peak memory (RSS) {peak:.0f} MB.", "",
-              "| field | exact |", "|---|---|"]  # fmt: skip
+    lines += [
+        f"| **clean and mild** ({', '.join(sorted(synthetic.MILD))}) | {sum(counts[d] for d in synthetic.MILD)} | {pct('mild')} |",
+        f"| **overall** | {len(cases)} | {pct('overall')} |",
+        "",
+        f"Seconds per image: mean {statistics.mean(seconds):.2f}, median {statistics.median(seconds):.2f}, "
+        f"p95 {sorted(seconds)[int(0.95 * len(seconds)) - 1]:.2f}; peak memory (RSS) {peak:.0f} MB.",
+        "",
+        "| field | exact |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {pct(name, per_field)} |" for name in LICENSE_FIELDS]
     if args.package_size:
         try:

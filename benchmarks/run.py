@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ os.environ.update(
     POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_TRACE_DISABLED="true"
 )
 
+from sizes import install_for_lambda, zip_size
 from vehicle_license_intake import handler
 from vehicle_license_intake.emulator import GroundTruthRecognizer, Reply, UpstreamEmulator
 from vehicle_license_intake.local import aws, stack
@@ -314,27 +314,7 @@ class Bench:
                     Row("package: own code (zip)", f"{own / 1e6:.2f} MB", "-", "-", "report", "-")
                 )
                 return
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "--target",
-                    str(target),
-                    "--platform",
-                    "manylinux2014_aarch64",
-                    "--implementation",
-                    "cp",
-                    "--python-version",
-                    "3.13",
-                    "--only-binary=:all:",
-                    "-r",
-                    str(ROOT / "src" / "requirements.txt"),
-                ],
-                check=True,
-            )
+            install_for_lambda(target, "-r", str(ROOT / "src" / "requirements.txt"))
             with_sdk = zip_size(target)
             for name in RUNTIME_PROVIDED:
                 for path in target.glob(f"{name}*"):
@@ -350,15 +330,6 @@ class Bench:
                 "yes" if without < 50e6 else "no",
             )
         )
-
-
-def zip_size(folder: Path) -> int:
-    with tempfile.TemporaryFile() as handle:
-        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    archive.write(path, path.relative_to(folder))
-        return handle.tell()
 
 
 def render(rows: list[Row], seconds: float, quick: bool) -> str:

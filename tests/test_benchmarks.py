@@ -12,11 +12,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_benchmark_runs_and_reports_a_row(tmp_path: Path) -> None:
     output = tmp_path / "results.md"
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output", str(output)],
-                            capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     table = output.read_text(encoding="utf-8")
-    for row in ("cold start: import handler", "per-record time", "throughput", "calls above the limit",
-                "lost uploads", "memory", "package"):  # fmt: skip
+    for row in (
+        "cold start: import handler",
+        "per-record time",
+        "throughput",
+        "calls above the limit",
+        "lost uploads",
+        "memory",
+        "package",
+    ):
         assert f"| {row}" in table or f"|   {row}" in table, row
     assert "lost uploads | 0 |" in table

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from vehicle_license_intake import handler
@@ -63,19 +66,15 @@ def test_handler_stops_with_the_variable_named_when_configuration_is_invalid(
         handler.lambda_handler({"Records": []}, LocalContext())
 
 
-def test_local_provider_without_the_recognizer_installed_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    pytest.importorskip("moto")
-    try:
-        import vehicle_license_intake.recognizer  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("the offline recognizer is installed")
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("OCR_PROVIDER", "local")
-
-    with pytest.raises(ConfigError, match="OCR_PROVIDER"):
-        handler.lambda_handler({"Records": []}, LocalContext())
+def test_local_provider_without_the_recognizer_installed_is_a_clear_error() -> None:
+    """In a process where the optional extra cannot be imported (as after `pip install .`)."""
+    code = (
+        "import sys; sys.modules['vehicle_license_intake.recognizer'] = None\n"
+        "from vehicle_license_intake.app import build_recognizer\n"
+        "from vehicle_license_intake.config import ConfigError, Settings\n"
+        "settings = Settings.from_env({'RESULTS_TABLE_NAME': 't', 'DEAD_LETTER_QUEUE_URL': 'q',\n"
+        "                              'API_KEY_SECRET_ID': 's', 'OCR_PROVIDER': 'local'})\n"
+        "try:\n    build_recognizer(settings, None)\nexcept ConfigError as error:\n    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "OCR_PROVIDER is 'local' but the offline recognizer is not installed" in result.stdout

@@ -20,6 +20,15 @@ def demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, "WARNING" if name.endswith("LEVEL") else "true")
 
 
+SAMPLE_STATUSES = {
+    "main-page.jpg": "SUCCEEDED",
+    "secondary-page.jpg": "SUCCEEDED",
+    "我的行驶证 新能源 两页.jpg": "SUCCEEDED",
+    "street-photo.jpg": "UNRECOGNIZED",
+    "not-an-image.jpg": "REJECTED",
+}
+
+
 def statuses(report: object) -> dict[str, str]:
     return {u["file"]: (u["item"] or {}).get("status") for u in report.uploads}  # type: ignore[attr-defined]
 
@@ -30,13 +39,7 @@ def test_demo_processes_every_sample_end_to_end(demo_env: None) -> None:
     lookup = GroundTruthRecognizer.from_directory(DEFAULT_SAMPLES)
     report = run_demo(sample_images(DEFAULT_SAMPLES), out=out, recognizer=lookup)
 
-    assert statuses(report) == {
-        "main-page.jpg": "SUCCEEDED",
-        "secondary-page.jpg": "SUCCEEDED",
-        "我的行驶证 新能源 两页.jpg": "SUCCEEDED",
-        "street-photo.jpg": "UNRECOGNIZED",
-        "not-an-image.jpg": "REJECTED",
-    }
+    assert statuses(report) == SAMPLE_STATUSES
     dead = sorted((m["body"]["object_key"], m["body"]["status"]) for m in report.dead_letters)
     assert dead == [("uploads/not-an-image.jpg", "REJECTED"), ("uploads/street-photo.jpg", "UNRECOGNIZED")]
     assert report.upstream_calls == 4, "every image but the non-image was sent once"
@@ -60,13 +63,7 @@ def test_demo_reads_the_samples_with_the_offline_recognizer_when_installed(demo_
     report = run_demo(sample_images(DEFAULT_SAMPLES), out=out)
 
     assert "answered by: offline recognizer (RapidOCR, on this machine)" in out.getvalue()
-    assert statuses(report) == {
-        "main-page.jpg": "SUCCEEDED",
-        "secondary-page.jpg": "SUCCEEDED",
-        "我的行驶证 新能源 两页.jpg": "SUCCEEDED",
-        "street-photo.jpg": "UNRECOGNIZED",
-        "not-an-image.jpg": "REJECTED",
-    }
+    assert statuses(report) == SAMPLE_STATUSES
     truth = json.loads((DEFAULT_SAMPLES / "main-page.json").read_text(encoding="utf-8"))["fields"]
     main = next(u for u in report.uploads if u["file"] == "main-page.jpg")["item"]
     assert main["license"] == truth and main["recognized_by"] == "upstream"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import LICENSE
 from vehicle_license_intake.domain import validate_license
 from vehicle_license_intake.domain.dates import InvalidDate, parse_date
 from vehicle_license_intake.domain.plate import normalize_plate, plate_kind
@@ -21,14 +22,7 @@ from vehicle_license_intake.domain.vin import (
 )
 
 TODAY = date(2026, 11, 24)
-CLEAN = {
-    "plate_number": "沪A12345", "vehicle_type": "小型轿车", "owner": "张三", "address": "上海市XX路XX号",
-    "use_character": "非营运", "model": "丰田CAMRY", "vin": "LSVWY4180KN246094", "engine_number": "4A123456",
-    "register_date": "2020-06-01", "issue_date": "2020-06-05", "license_issuing_authority": "上海市公安局交通警察总队",
-    "document_id": "310012345678", "approved_passengers_capacity": "5人", "total_mass": "1945",
-    "curb_weight": "1495", "ratified_load_capacity": "", "gabarite": "4885x1840x1455", "traction_mass": "",
-    "remarks": "", "inspection_record": "检验有效期至2027年06月沪A(01)",
-}  # fmt: skip
+CLEAN = LICENSE  # the clean license every test changes one thing of
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
@@ -45,7 +39,7 @@ def test_a_clean_license_has_no_review_reasons() -> None:
     assert result.review_reasons == [] and result.needs_review is False
     assert (
         result.normalized["vin_model_year"] == 2019
-        and result.normalized["inspection_valid_until"] == "2027-06"
+        and result.normalized["inspection_valid_until"] == "2099-06"
     )
 
 
@@ -91,11 +85,22 @@ def test_model_year_that_cannot_fit_the_registration_is_a_reason() -> None:
 
 @pytest.mark.parametrize(
     ("plate", "kind"),
-    [("沪A12345", "ordinary"), ("京AD92035", "new_energy_small"), ("粤B12345D", "new_energy_large"),
-     ("鲁B1234挂", "trailer"), ("川A1234学", "coach"), ("京A1234警", "police"), ("粤Z1234港", "hong_kong_macau"),
-     ("粤Z1234澳", "hong_kong_macau"), ("沪A1234领", "consular"), ("使123456", "embassy"), ("123456使", "embassy"),
-     ("沪I12345", "unknown"), ("XX12345", "unknown")],
-)  # fmt: skip
+    [
+        ("沪A12345", "ordinary"),
+        ("京AD92035", "new_energy_small"),
+        ("粤B12345D", "new_energy_large"),
+        ("鲁B1234挂", "trailer"),
+        ("川A1234学", "coach"),
+        ("京A1234警", "police"),
+        ("粤Z1234港", "hong_kong_macau"),
+        ("粤Z1234澳", "hong_kong_macau"),
+        ("沪A1234领", "consular"),
+        ("使123456", "embassy"),
+        ("123456使", "embassy"),
+        ("沪I12345", "unknown"),
+        ("XX12345", "unknown"),
+    ],
+)
 def test_each_plate_kind_is_recognised(plate: str, kind: str) -> None:
     assert plate_kind(normalize_plate(plate)) == kind
 
@@ -139,11 +144,14 @@ def test_not_applicable_markers_become_null(marker: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "text", "key", "value"),
-    [("approved_passengers_capacity", "5人", "approved_passengers", 5),
-     ("approved_passengers_capacity", "2+3人", "approved_passengers", 5),
-     ("total_mass", "1945kg", "total_mass_kg", 1945), ("total_mass", "1,945 kg", "total_mass_kg", 1945),
-     ("curb_weight", "1495", "curb_weight_kg", 1495)],
-)  # fmt: skip
+    [
+        ("approved_passengers_capacity", "5人", "approved_passengers", 5),
+        ("approved_passengers_capacity", "2+3人", "approved_passengers", 5),
+        ("total_mass", "1945kg", "total_mass_kg", 1945),
+        ("total_mass", "1,945 kg", "total_mass_kg", 1945),
+        ("curb_weight", "1495", "curb_weight_kg", 1495),
+    ],
+)
 def test_numbers_are_parsed(field: str, text: str, key: str, value: int) -> None:
     assert normalized(**{field: text})[key] == value
 

@@ -36,8 +36,13 @@ def corpus() -> list[dict[str, Any]]:
 
 
 def photo(case: dict[str, Any]) -> bytes:
-    return synthetic.render(case["fields"], case["page"], random.Random(case["seed"]), case["degradation"],
-                            font=str(synthetic.SUBSET_FONT))  # fmt: skip
+    return synthetic.render(
+        case["fields"],
+        case["page"],
+        random.Random(case["seed"]),
+        case["degradation"],
+        font=str(synthetic.SUBSET_FONT),
+    )
 
 
 @pytest.mark.parametrize("index", sorted(FIXED_CASES), ids=list(FIXED_CASES.values()))
@@ -71,11 +76,18 @@ def test_extraction_splits_glued_labels_and_ignores_seal_fragments() -> None:
         return Line(text, ((x, y), (x + width, y), (x + width, y + 30), (x, y + 30)), score)
 
     lines = [
-        line("号牌号码", 100, 100, 120), line("沪A12345", 260, 104), line("车辆类型", 700, 100, 120),
-        line("小型轿车", 860, 98), line("Plate No.", 100, 135), line("所有人", 100, 200, 90), line("张三", 250, 232),
-        line("车辆识别代号LSVWY4180KN246094", 100, 300, 500), line("安局交通", 180, 330, 100),
-        line("注册日期史证2020=06-01", 100, 400, 320), line("核定载质量", 700, 400, 150),
-    ]  # fmt: skip
+        line("号牌号码", 100, 100, 120),
+        line("沪A12345", 260, 104),
+        line("车辆类型", 700, 100, 120),
+        line("小型轿车", 860, 98),
+        line("Plate No.", 100, 135),
+        line("所有人", 100, 200, 90),
+        line("张三", 250, 232),
+        line("车辆识别代号LSVWY4180KN246094", 100, 300, 500),
+        line("安局交通", 180, 330, 100),
+        line("注册日期史证2020=06-01", 100, 400, 320),
+        line("核定载质量", 700, 400, 150),
+    ]
     extraction = extract(lines)
 
     assert extraction.fields["plate_number"] == "沪A12345" and extraction.fields["vehicle_type"] == "小型轿车"
@@ -94,8 +106,12 @@ def test_serve_speaks_the_upstream_contract(recognizer: LocalRecognizer) -> None
             served.url, json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
         ).json()
         refused = requests.post(served.url, json=body, timeout=60).json()
-        unknown = requests.post(served.url, headers={"X-Api-Key": API_KEY}, timeout=60,
-                                json={"input_type": "base64", "input_data": base64.b64encode(b"GIF89a...").decode()}).json()  # fmt: skip
+        unknown = requests.post(
+            served.url,
+            headers={"X-Api-Key": API_KEY},
+            timeout=60,
+            json={"input_type": "base64", "input_data": base64.b64encode(b"GIF89a...").decode()},
+        ).json()
 
     assert answer["code"] == 0 and answer["data"]["plate_number"] == "沪B7K29Q"
     assert set(answer["confidence"]) <= set(answer["data"]) and answer["request_id"].startswith("req_")

@@ -9,6 +9,10 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vehicle_license_intake.emulator import Recognizer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,9 +91,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from vehicle_license_intake.emulator import UpstreamEmulator
-    from vehicle_license_intake.local.demo import DEMO_API_KEY
-
     try:
         from vehicle_license_intake.recognizer import LocalRecognizer
     except ImportError:
@@ -98,28 +99,32 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    keys = args.api_keys or [os.environ.get("VLI_SERVE_API_KEY") or DEMO_API_KEY]
-    recognizer = LocalRecognizer()
-    server = UpstreamEmulator(recognizer, keys, host=args.host, port=args.port, max_rps=args.max_rps or None)
-    with server:
-        print(
-            f"offline recognizer serving the upstream contract at {server.url}; Ctrl-C stops it", flush=True
-        )
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
-    return 0
+    key = os.environ.get("VLI_SERVE_API_KEY")
+    return _serve_contract(LocalRecognizer(), args, default_keys=[key] if key else None, host=args.host)
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from vehicle_license_intake.emulator import UpstreamEmulator
-    from vehicle_license_intake.local.demo import DEFAULT_SAMPLES, DEMO_API_KEY, choose_recognizer
+    from vehicle_license_intake.local.demo import DEFAULT_SAMPLES, choose_recognizer
 
-    recognizer = choose_recognizer(args.samples or DEFAULT_SAMPLES)
-    keys = args.api_keys or [DEMO_API_KEY]
-    server = UpstreamEmulator(recognizer, keys, port=args.port, max_rps=args.max_rps or None)
-    with server:
+    return _serve_contract(choose_recognizer(args.samples or DEFAULT_SAMPLES), args)
+
+
+def _serve_contract(
+    recognizer: Recognizer,
+    args: argparse.Namespace,
+    default_keys: list[str] | None = None,
+    host: str = "127.0.0.1",
+) -> int:
+    """The upstream's HTTP contract in front of `recognizer`, until Ctrl-C."""
+    from vehicle_license_intake.emulator import UpstreamEmulator
+    from vehicle_license_intake.local.demo import DEMO_API_KEY
+
+    keys = args.api_keys or default_keys or [DEMO_API_KEY]
+    with UpstreamEmulator(
+        recognizer, keys, host=host, port=args.port, max_rps=args.max_rps or None
+    ) as server:
         print(
-            f"upstream emulator at {server.url} (answered by: {recognizer.name}); Ctrl-C stops it", flush=True
+            f"upstream contract at {server.url} (answered by: {recognizer.name}); Ctrl-C stops it", flush=True
         )
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()

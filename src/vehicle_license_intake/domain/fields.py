@@ -28,6 +28,10 @@ LICENSE_FIELDS: tuple[str, ...] = (
     "inspection_record",
 )
 
+# Which page of the license prints which field (DOMAIN.md); the plate is on both.
+MAIN_PAGE_FIELDS: tuple[str, ...] = LICENSE_FIELDS[:11]
+SECONDARY_PAGE_FIELDS: tuple[str, ...] = ("plate_number", *LICENSE_FIELDS[11:])
+
 # Fields that identify the owner: never logged, masked in reports.
 PERSONAL_FIELDS: frozenset[str] = frozenset({"owner", "address"})
 

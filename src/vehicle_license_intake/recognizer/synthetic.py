@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from vehicle_license_intake.domain.fields import LICENSE_FIELDS
+from vehicle_license_intake.domain.fields import LICENSE_FIELDS, MAIN_PAGE_FIELDS, SECONDARY_PAGE_FIELDS
 from vehicle_license_intake.domain.vin import check_digit
 
 SUBSET_FONT = Path(__file__).resolve().parent / "fonts" / "wqy-microhei-subset.ttf"
@@ -36,31 +36,7 @@ def with_check_digit(vin: str) -> str:
     return vin[:8] + check_digit(vin[:8] + "0" + vin[9:]) + vin[9:]
 
 
-MAIN_FIELDS = (
-    "plate_number",
-    "vehicle_type",
-    "owner",
-    "address",
-    "use_character",
-    "model",
-    "vin",
-    "engine_number",
-    "register_date",
-    "issue_date",
-    "license_issuing_authority",
-)
-SECONDARY_FIELDS = (
-    "plate_number",
-    "document_id",
-    "approved_passengers_capacity",
-    "total_mass",
-    "curb_weight",
-    "ratified_load_capacity",
-    "gabarite",
-    "traction_mass",
-    "remarks",
-    "inspection_record",
-)
+MAIN_FIELDS, SECONDARY_FIELDS = MAIN_PAGE_FIELDS, SECONDARY_PAGE_FIELDS
 
 
 class Painter:
@@ -375,8 +351,19 @@ def random_license(rng: random.Random) -> dict[str, str]:
 
 
 # -- degradations ------------------------------------------------------------------------------
-DEGRADATIONS = ("clean", "rotate_small", "blur", "jpeg40", "noise", "downscale", "perspective", "glare",
-                "uneven_light", "rotate90", "rotate180")  # fmt: skip
+DEGRADATIONS = (
+    "clean",
+    "rotate_small",
+    "blur",
+    "jpeg40",
+    "noise",
+    "downscale",
+    "perspective",
+    "glare",
+    "uneven_light",
+    "rotate90",
+    "rotate180",
+)
 MILD = frozenset({"clean", "rotate_small", "blur", "jpeg40", "noise", "downscale"})
 
 
@@ -442,8 +429,11 @@ def render(
 ) -> bytes:
     """A phone photo (JPEG bytes) of the main page, the secondary page, or both."""
     painter = Painter(font or next(f for f in FONT_CANDIDATES if Path(f).exists()))
-    cards = {"main": [painter.main_page(fields, rng)], "secondary": [painter.secondary_page(fields, rng)],
-             "both": [painter.main_page(fields, rng), painter.secondary_page(fields, rng)]}[page]  # fmt: skip
+    cards = {
+        "main": [painter.main_page(fields, rng)],
+        "secondary": [painter.secondary_page(fields, rng)],
+        "both": [painter.main_page(fields, rng), painter.secondary_page(fields, rng)],
+    }[page]
     photo, quality = degrade(painter.photo(cards, rng), degradation, rng)
     buffer = io.BytesIO()
     photo.save(buffer, "JPEG", quality=quality)
@@ -460,8 +450,15 @@ def corpus(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """`count` cases spread evenly over degradations and pages: fields, page, degradation, seed."""
     rng = random.Random(seed)
     pages = ("main", "secondary", "both")
-    return [{"fields": random_license(rng), "page": pages[i % 3], "degradation": DEGRADATIONS[i % len(DEGRADATIONS)],
-             "seed": rng.randrange(2**31)} for i in range(count)]  # fmt: skip
+    return [
+        {
+            "fields": random_license(rng),
+            "page": pages[i % 3],
+            "degradation": DEGRADATIONS[i % len(DEGRADATIONS)],
+            "seed": rng.randrange(2**31),
+        }
+        for i in range(count)
+    ]
 
 
 def characters() -> str:
