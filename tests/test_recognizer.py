@@ -131,3 +131,23 @@ def test_handler_with_the_local_provider_reads_the_license_in_process(intake: In
     assert street is not None and street["status"] == "UNRECOGNIZED" and street["error"]["source"] == "local"
     assert intake.upstream.calls == [], "nothing left the function"
     assert [m["body"]["error"]["code"] for m in intake.dead_letters()] == [5021]
+
+
+@pytest.mark.parametrize(
+    ("read", "authority", "trusted"),
+    [
+        ("上海市公安局交通警察总队", "上海市公安局交通警察总队", True),
+        ("心北京市公安局交通警察总队", "北京市公安局交通警察总队", False),
+        ("广厂东省佛山市公安局交通警察支队", "广东省佛山市公安局交通警察支队", False),
+        ("里庆市公安局交通警察", "重庆市公安局交通警察总队", False),
+        ("江苏首无锡市公安局交通警", "江苏省无锡市公安局交通警察支队", False),
+    ],
+)
+def test_seal_text_is_repaired_to_the_authority_pattern_and_repairs_are_flagged(
+    read: str, authority: str, trusted: bool
+) -> None:
+    from vehicle_license_intake.recognizer.seal import repair_authority
+
+    repaired = repair_authority(read, 0.95)
+    assert repaired is not None and repaired[0] == authority
+    assert (repaired[1] >= 0.8) is trusted, "a repaired name is low confidence: a human looks at it"

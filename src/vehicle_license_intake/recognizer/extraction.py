@@ -110,7 +110,7 @@ class _Label:
     candidates: list[tuple[float, str, float]] = field(default_factory=list)  # (along, text, score)
 
 
-def _edit_distance_at_most_one(a: str, b: str) -> bool:
+def edit_distance_at_most_one(a: str, b: str) -> bool:
     if abs(len(a) - len(b)) > 1:
         return False
     if len(a) == len(b):
@@ -128,7 +128,7 @@ def _match_label(text: str) -> tuple[str, int] | None:
     for label in sorted(LABELS, key=len, reverse=True):
         if len(label) >= 3:
             for width in (len(label) - 1, len(label), len(label) + 1):
-                if _edit_distance_at_most_one(compact[:width], label):
+                if edit_distance_at_most_one(compact[:width], label):
                     # a mismatch in the last character must not eat the value's first one
                     return label, width
     return None
@@ -138,7 +138,7 @@ def _is_english_label(text: str) -> bool:
     lowered = re.sub(r"[^a-z ]", "", text.lower()).strip()
     if not lowered or re.search(r"[0-9\u4e00-\u9fff]", text):
         return False
-    return any(lowered.startswith(e[:5]) or _edit_distance_at_most_one(lowered, e) for e in ENGLISH_LABELS)
+    return any(lowered.startswith(e[:5]) or edit_distance_at_most_one(lowered, e) for e in ENGLISH_LABELS)
 
 
 def _split_box(line: Line, fraction: float) -> tuple[Point, Point]:
@@ -179,16 +179,19 @@ def extract(lines: Sequence[Line]) -> Extraction:
 
     for line, text, left in values:
         best: tuple[float, float, _Label] | None = None
+        centre = line.center
         for label in labels:
             dx, dy = left[0] - label.start[0], left[1] - label.start[1]
             along = dx * label.direction[0] + dy * label.direction[1]
             across = -dx * label.direction[1] + dy * label.direction[0]
-            if (
-                along < label.right - label.line.height * 0.5
-                or abs(across) > ROW_TOLERANCE * label.line.height
-            ):
+            centre_along = (centre[0] - label.start[0]) * label.direction[0] + (
+                centre[1] - label.start[1]
+            ) * label.direction[1]
+            # the value's middle lies beyond the label's end (its box may overlap the label a
+            # little: a stray glyph), on the label's row
+            if centre_along < label.right or abs(across) > ROW_TOLERANCE * label.line.height:
                 continue
-            key = (along - label.right, abs(across))
+            key = (max(0.0, along - label.right), abs(across))
             if best is None or key < best[:2]:
                 best = (key[0], key[1], label)
         if best is not None:
@@ -214,19 +217,39 @@ def extract(lines: Sequence[Line]) -> Extraction:
     return Extraction(fields, confidence, len(found), page, valid)
 
 
+# Fields whose value may be split into several boxes on its row: their texts are joined.
+JOINED_FIELDS = frozenset(
+    {
+        "address",
+        "model",
+        "remarks",
+        "inspection_record",
+        "owner",
+        "total_mass",
+        "curb_weight",
+        "ratified_load_capacity",
+        "traction_mass",
+        "gabarite",
+    }
+)
+
+
 def _value_for(name: str, candidates: list[tuple[float, str, float]]) -> tuple[str, float] | None:
     ordered = sorted(candidates)
     clean = CLEANERS.get(name, _clean_text)
     check = FIELD_CHECKS.get(name, _any)
-    if name in ("address", "model", "remarks", "inspection_record", "owner"):
+    if name in JOINED_FIELDS:
         # free text may be split into several boxes on its row: join those that are text, not seal
-        parts = [(clean(text), score) for _, text, score in ordered]
-        parts = [(text, score) for text, score in parts if text and (name != "owner" or check(text))]
+        if name == "owner":  # one name; other boxes on its row are seal text
+            parts = [(_clean_text(t), s) for _, t, s in ordered if check(_clean_text(t))][:1]
+        else:
+            parts = [(_clean_text(t), s) for _, t, s in ordered if _clean_text(t)]
         if not parts:
             return ("", 0.9) if name in NOT_APPLICABLE_FIELDS else None
-        if name == "owner":
-            parts = parts[:1]
-        return "".join(text for text, _ in parts), min(score for _, score in parts)
+        joined = clean("".join(text for text, _ in parts))
+        if not joined:
+            return ("", 0.9) if name in NOT_APPLICABLE_FIELDS else None
+        return joined, min(score for _, score in parts)
     for _, text, score in ordered:
         value = clean(text)
         if value and check(value):
@@ -307,7 +330,7 @@ def _clean_use(text: str) -> str:
     value = _clean_text(text)
     if value in USE_CHARACTERS:
         return value
-    close = [u for u in USE_CHARACTERS if _edit_distance_at_most_one(value, u)]
+    close = [u for u in USE_CHARACTERS if edit_distance_at_most_one(value, u)]
     return close[0] if len(close) == 1 else value
 
 
