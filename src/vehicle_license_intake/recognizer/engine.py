@@ -69,6 +69,7 @@ class LocalRecognizer:
         except Exception:
             return None
         picture = picture.convert("RGB")
+        full_resolution = np.asarray(picture)  # the seal's small text needs every pixel
         if max(picture.size) > MAX_SIDE:
             picture.thumbnail((MAX_SIDE, MAX_SIDE))
         # Red seal ink is near-white in the red channel; black print stays black.
@@ -95,7 +96,7 @@ class LocalRecognizer:
         if best.extraction.labels_found < MIN_LABELS:
             return None
         if best.extraction.page in ("main", "both"):
-            upright = np.ascontiguousarray(np.rot90(rgb, k=best.rotation // 90))
+            upright = np.ascontiguousarray(np.rot90(full_resolution, k=best.rotation // 90))
             authority = read_authority(upright, self._read_line)
             if authority is not None:
                 best.extraction.fields["license_issuing_authority"] = authority[0]
