@@ -60,9 +60,19 @@ PLATE_KINDS: tuple[str, ...] = (*(kind for kind, _ in _PATTERNS), "unknown")
 
 
 def normalize_plate(raw: str) -> str:
-    """Strip separators, fold full-width characters to half-width, upper-case."""
-    folded = unicodedata.normalize("NFKC", raw)
-    return re.sub(r"[·•・.\s\-]", "", folded).upper()
+    """Strip separators, fold full-width characters to half-width, upper-case.
+
+    Repeated until nothing changes: removing a separator can bring a letter and a combining mark
+    together, which NFKC then composes; the result is the same however often it is normalised.
+    """
+    value = raw
+    for _ in range(4):
+        folded = unicodedata.normalize("NFKC", value)
+        stripped = unicodedata.normalize("NFKC", re.sub(r"[·•・.\s\-]", "", folded).upper())
+        if stripped == value:
+            break
+        value = stripped
+    return value
 
 
 def plate_kind(plate: str) -> str:
