@@ -22,7 +22,8 @@ def test_every_benchmark_runs_and_reports_a_row(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     table = output.read_text(encoding="utf-8")
     for row in (
-        "cold start: import handler",
+        "cold start, tracing on: import handler",
+        "cold start, tracing off: import handler",
         "per-record time",
         "throughput",
         "calls above the limit",

@@ -4,6 +4,7 @@ upload run through the handler with the function's own environment from the temp
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,21 @@ def test_upload_under_the_prefix_reaches_the_handler_and_one_outside_does_not(in
     assert intake.item("uploads/in.jpg")["status"] == "SUCCEEDED"  # type: ignore[index]
     assert intake.item("elsewhere/out.jpg") is None
     assert len(intake.upstream.calls) == 1
+
+
+def test_tracing_can_be_switched_off_and_then_the_xray_sdk_is_not_imported() -> None:
+    translated = stack.translate(stack.load_sam_template(), {"EnableTracing": "false"})
+    (function,) = resources_of(translated, "AWS::Lambda::Function").values()
+    assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingOn", "false", "true"]
+    }
+    code = "import sys, vehicle_license_intake.handler as h; print('aws_xray_sdk.core' in sys.modules)"
+    for disabled, imported in (("true", "False"), ("false", "True")):
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "POWERTOOLS_TRACE_DISABLED": disabled},
+        )
+        assert result.stdout.strip() == imported
