@@ -59,7 +59,7 @@ class Recognizer(Protocol):
 
     name: str
 
-    def recognize(self, image: bytes) -> RecognizerAnswer | None: ...
+    def read_license(self, image: bytes) -> RecognizerAnswer | None: ...
 
 
 class GroundTruthRecognizer:
@@ -88,7 +88,7 @@ class GroundTruthRecognizer:
                 recognizer.add(image_file.read_bytes(), truth["fields"])
         return recognizer
 
-    def recognize(self, image: bytes) -> RecognizerAnswer | None:
+    def read_license(self, image: bytes) -> RecognizerAnswer | None:
         fields = self._truths.get(image_digest(image))
         return RecognizerAnswer(dict(fields)) if fields is not None else None
 
@@ -246,7 +246,7 @@ class UpstreamEmulator:
                     data=reply.data,
                     answered_by="script",
                 )
-        answer = self.recognizer.recognize(image)
+        answer = self.recognizer.read_license(image)
         if answer is None:
             return self._finish(
                 now, digest, input_type, 200, 5021, request_id, answered_by=self.recognizer.name

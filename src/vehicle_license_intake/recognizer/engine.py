@@ -35,18 +35,15 @@ class LocalRecognizer:
         self._engine: Any = None
         self._lock = threading.Lock()
 
-    # -- the emulator's interface (serve) ------------------------------------------------
-    def recognize(self, image: Any, deadline: Deadline | None = None) -> Any:
-        """Both interfaces: bytes -> RecognizerAnswer | None (the HTTP contract, `serve`), or an
-        ImagePayload -> Recognition, raising UpstreamRejectedImage (OCR_PROVIDER=local)."""
-        if isinstance(image, ImagePayload):
-            return self._recognize_payload(image)
-        result = self.read(bytes(image))
+    def read_license(self, image: bytes) -> RecognizerAnswer | None:
+        """Behind the upstream's HTTP contract (`serve`, the demo): None answers 5021."""
+        result = self.read(image)
         if result is None:
             return None
         return RecognizerAnswer(result.extraction.fields, result.extraction.confidence)
 
-    def _recognize_payload(self, payload: ImagePayload) -> Recognition:
+    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition:
+        """In the function (OCR_PROVIDER=local), where the upstream client would be."""
         image = payload.image if payload.image is not None else _download(payload.url or "")
         result = self.read(bytes(image))
         if result is None:
