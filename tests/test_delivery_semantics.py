@@ -304,8 +304,8 @@ def test_live_claim_of_another_invocation_is_respected(intake: Intake) -> None:
 
 
 def test_aws_error_raises_and_the_retry_completes_without_paying_twice(intake: Intake) -> None:
-    """An SQS failure after a 5021: the item stays PROCESSING (never UNRECOGNIZED without its
-    message); Lambda's retry sends the message without a second upstream call."""
+    """An SQS failure after a 5021: the item says FAILED (never UNRECOGNIZED without its message)
+    and keeps the decided outcome; Lambda's retry sends the message without a second call."""
     sqs = intake.session.client("sqs")
     queue_url = intake.stack.dead_letter_queue_url
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
@@ -317,7 +317,9 @@ def test_aws_error_raises_and_the_retry_completes_without_paying_twice(intake: I
     with pytest.raises(Exception, match="records failed"):
         intake.invoke(record, context=context)
     item = intake.item("uploads/sqs-down.jpg")
-    assert item is not None and item["status"] == "PROCESSING"
+    assert item is not None and item["status"] == "FAILED"
+    assert item["error"]["status"] == "AWS_ERROR" and "Queue" in item["error"]["code"]
+    assert item["pending_outcome"]["status"] == "UNRECOGNIZED"
 
     sqs.create_queue(
         QueueName=queue_url.rsplit("/", 1)[1],

@@ -22,7 +22,7 @@ from vehicle_license_intake.events import Ignored, Upload, uploads_in
 from vehicle_license_intake.image_checks import ImageRejected
 from vehicle_license_intake.objects import ObjectStore
 from vehicle_license_intake.observability import logger, metrics
-from vehicle_license_intake.results import Claim, ClaimState, ResultsTable, utc_now_iso
+from vehicle_license_intake.results import Claim, ClaimState, ResultsTable, plain, utc_now_iso
 from vehicle_license_intake.upstream import (
     AttemptRecord,
     Deadline,
@@ -146,8 +146,8 @@ class Pipeline:
             except UpstreamError as failed:
                 return self._failed(upload, claim, failed)
             return self._succeeded(upload, claim, recognition)
-        except Exception:
-            self._release_quietly(upload, claim)
+        except Exception as error:
+            self._record_failure(upload, claim, error)
             raise
 
     def _not_claimed(self, upload: Upload, claim: Claim) -> Outcome:
@@ -283,11 +283,41 @@ class Pipeline:
         metrics.add_metric(name="StaleEvents", unit=MetricUnit.Count, value=1)
         return Outcome(upload.image_uri, "SUPERSEDED", attempts)
 
+    def _record_failure(self, upload: Upload, claim: Claim, error: Exception) -> None:
+        """Best effort after an AWS error: the item says FAILED, keeping an outcome already
+        decided (a 5021 whose dead letter could not be sent), so Lambda's retry of the event
+        finishes it without a second upstream call. If even that write fails, the claim is
+        released, or at worst expires with its lease."""
+        try:
+            stored = self.results.get(upload.image_uri) or {}
+            attributes: dict[str, Any] = {"error": _aws_error_map(error)}
+            if stored.get("claim_token") == claim.token and stored.get("pending_outcome"):
+                attributes["pending_outcome"] = plain(stored["pending_outcome"])
+            if self.results.finish_upload(upload, claim, "FAILED", attributes):
+                return
+        except Exception:  # the table itself may be what fails
+            logger.warning("could not record the failure; releasing the claim")
+        self._release_quietly(upload, claim)
+
     def _release_quietly(self, upload: Upload, claim: Claim) -> None:
         try:
             self.results.release_claim(upload, claim)
         except Exception:  # the lease expires on its own; the original error matters more
             logger.warning("could not release the claim; it expires with its lease")
+
+
+def _aws_error_map(error: Exception) -> dict[str, Any]:
+    """What failed, without the exception's text (it could quote data)."""
+    response = getattr(error, "response", None)
+    code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, Mapping) else ""
+    operation = str(getattr(error, "operation_name", "") or "")
+    what = f"{operation} failed" if operation else "processing failed"
+    return {
+        "source": "local",
+        "code": code or type(error).__name__,
+        "status": "AWS_ERROR",
+        "message": f"{what}: {code or type(error).__name__}; the retry of the event completes it",
+    }
 
 
 def _error_map(error: UpstreamError, source: str) -> dict[str, Any]:
