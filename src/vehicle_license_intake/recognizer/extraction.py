@@ -284,7 +284,8 @@ def _clean_vin(text: str) -> str:
 
 
 def _clean_plate(text: str) -> str:
-    plate = normalize_plate(_clean_text(text))
+    # plates use no letter O or I (GA 36): what reads as one is the digit
+    plate = normalize_plate(_clean_text(text)).replace("O", "0").replace("I", "1")
     match = re.search(r"[\u4e00-\u9fff]?[A-Z0-9]{5,7}[\u4e00-\u9fff]?", plate)
     return match.group(0) if match else plate
 

@@ -263,6 +263,14 @@ def random_plate(rng: random.Random, province: str, kind: str) -> str:
         return f"{province}{letter}{digits(4)}挂"
     if kind == "coach":
         return f"{province}{letter}{digits(4)}学"
+    if kind == "police":
+        return f"{province}{letter}{digits(4)}警"
+    if kind == "hong_kong_macau":
+        return f"粤Z{body(4)}{rng.choice('港澳')}"
+    if kind == "consular":
+        return f"{province}{letter}{body(4)}领"
+    if kind == "embassy":
+        return f"使{digits(6)}" if rng.random() < 0.5 else f"{digits(6)}使"
     return f"{province}{letter}{digits(2)}{body(3)}"
 
 
@@ -270,9 +278,21 @@ def random_license(rng: random.Random) -> dict[str, str]:
     """The 20 fields as the upstream would return them for an invented vehicle."""
     province = rng.choice(sorted(PLACES))
     province_name, cities, municipality = PLACES[province]
-    kind = rng.choices(
-        ["ordinary", "new_energy_small", "new_energy_large", "trailer", "coach"], [10, 4, 1, 1, 1]
-    )[0]
+    kinds = {
+        "ordinary": 10,
+        "new_energy_small": 4,
+        "new_energy_large": 1,
+        "trailer": 1,
+        "coach": 1,
+        "police": 1,
+        "hong_kong_macau": 1,
+        "consular": 1,
+        "embassy": 1,
+    }
+    kind = rng.choices(list(kinds), list(kinds.values()))[0]
+    if kind == "hong_kong_macau":
+        province = "粤"
+        province_name, cities, municipality = PLACES[province]
     if kind == "trailer":
         vehicle_type, use, seats = "重型平板半挂车", "货运", ""
     elif kind == "new_energy_large":
@@ -280,7 +300,8 @@ def random_license(rng: random.Random) -> dict[str, str]:
     elif rng.random() < 0.12:
         vehicle_type, use, seats = rng.choice(GOODS_TYPES), "货运", f"{rng.randint(2, 3)}人"
     else:
-        vehicle_type, use = rng.choice(PASSENGER_TYPES), ("教练" if kind == "coach" else rng.choice(USES))
+        special_use = {"coach": "教练", "police": "警用"}.get(kind)
+        vehicle_type, use = rng.choice(PASSENGER_TYPES), (special_use or rng.choice(USES))
         seats = rng.choice(["5人", "5人", "7人", "2+3人", "4人"])
     city = rng.choice(cities)
     if rng.random() < 0.15:
