@@ -25,9 +25,7 @@ def main() -> int:
     args = parser.parse_args()
     characters = set(synthetic.characters())
     for truth in (ROOT / "samples").glob("*.json"):  # the shipped samples' texts too
-        characters |= {
-            c for c in json.dumps(json.loads(truth.read_text(encoding="utf-8")), ensure_ascii=False)
-        }
+        characters |= set(json.dumps(json.loads(truth.read_text(encoding="utf-8")), ensure_ascii=False))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as text:
         text.write("".join(sorted(characters)))
     subprocess.run(
