@@ -259,12 +259,9 @@ def random_plate(rng: random.Random, province: str, kind: str) -> str:
         return f"{province}{letter}{rng.choice('DABCEFGHJK')}{rng.choice('0123456789ABC')}{digits(4)}"
     if kind == "new_energy_large":
         return f"{province}{letter}{digits(5)}{rng.choice('DABCEFGHJK')}"
-    if kind == "trailer":
-        return f"{province}{letter}{digits(4)}挂"
-    if kind == "coach":
-        return f"{province}{letter}{digits(4)}学"
-    if kind == "police":
-        return f"{province}{letter}{digits(4)}警"
+    special = {"trailer": "挂", "coach": "学", "police": "警"}
+    if kind in special:
+        return f"{province}{letter}{digits(4)}{special[kind]}"
     if kind == "hong_kong_macau":
         return f"粤Z{body(4)}{rng.choice('港澳')}"
     if kind == "consular":
