@@ -277,6 +277,12 @@ def _clean_code(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", _clean_text(text).translate(_LATIN).upper())
 
 
+def _clean_stamped_code(text: str) -> str:
+    """Engine and file numbers: like VINs and model codes, stamped codes avoid the letters O and I
+    (they are read as the digits 0 and 1)."""
+    return _clean_code(text).replace("O", "0").replace("I", "1")
+
+
 def _clean_vin(text: str) -> str:
     code = _clean_code(text)
     match = re.search(r"[0-9A-Z]{17}", code)
@@ -338,8 +344,8 @@ def _clean_use(text: str) -> str:
 CLEANERS: dict[str, Callable[[str], str]] = {
     "plate_number": _clean_plate,
     "vin": _clean_vin,
-    "engine_number": _clean_code,
-    "document_id": _clean_code,
+    "engine_number": _clean_stamped_code,
+    "document_id": _clean_stamped_code,
     "register_date": _clean_date,
     "issue_date": _clean_date,
     "approved_passengers_capacity": _clean_unit("人"),

@@ -40,8 +40,10 @@ def read_authority(rgb: Any, recognize_line: Any) -> tuple[str, float] | None:
         return None
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     left, top = max(0, int(cx - radius - 4)), max(0, int(cy - radius - 4))
-    ink = (255 - np.clip((redness - 20) * 3, 0, 255)).astype(np.uint8)
-    crop = ink[top : int(cy + radius + 4), left : int(cx + radius + 4)]
+    region = redness[top : int(cy + radius + 4), left : int(cx + radius + 4)]
+    # the seal's own strongest red is full ink: a small, blurred seal keeps its contrast
+    strongest = max(60.0, float(np.percentile(region, 99)))
+    crop = (255 - np.clip((region - 20) * (255 / (strongest - 20)), 0, 255)).astype(np.uint8)
     scale = SEAL_RADIUS_PX / radius
     crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     centre = ((cx - left) * scale, (cy - top) * scale)
