@@ -1,7 +1,9 @@
 """`make bench-recognizer`: the offline recognizer on generated licenses with ground truth.
 
 Field-level exact match (all 20 fields, empty fields included) per degradation and overall,
-seconds per image and the process's peak memory; the table goes to benchmarks/recognizer-results.md.
+seconds per image and the process's peak memory (with MALLOC_ARENA_MAX=2, as the container image
+sets it: onnxruntime's threads otherwise fragment memory into 700-850 MB peaks that vary run to
+run); the table goes to benchmarks/recognizer-results.md.
 `--package-size` also measures what the recognizer adds to a Lambda package (downloads wheels).
 """
 
@@ -39,6 +41,8 @@ def package_size() -> str:
 
 
 def main() -> int:
+    if "MALLOC_ARENA_MAX" not in os.environ:  # measured as Dockerfile.recognizer runs it
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_ARENA_MAX": "2"})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--images", type=int, default=220, help="how many (at least 200 for the README's figures)"

@@ -96,3 +96,16 @@ def test_rate_limiter_allows_at_most_rate_calls_in_any_one_second_window(rate: i
     for index in range(len(times) - rate):
         assert times[index + rate] - times[index] >= 1.0
     assert times[-1] < 4.5, "and it does not wait longer than it must"
+
+
+def test_proxy_settings_are_read_once_and_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vehicle_license_intake.upstream import _session_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    outside = _session_for("https://v1.apizero.cn/api/ocr-vehicle-license")
+    loopback = _session_for("http://127.0.0.1:8765/api/ocr-vehicle-license")
+
+    assert outside.proxies.get("https") == "http://proxy.internal:3128"
+    assert "https" not in loopback.proxies and "http" not in loopback.proxies
+    assert outside.trust_env is False, "no environment lookups on every call"
