@@ -92,7 +92,6 @@ class Pipeline:
     def handle_event(self, event: Any, context: Any) -> dict[str, Any]:
         """Every record on its own; raise at the end if any record FAILED (Lambda retries)."""
         outcomes: list[Outcome] = []
-        failures: list[str] = []
         for item in uploads_in(event):
             if isinstance(item, Ignored):
                 logger.info("record ignored", extra={"reason": item.reason, "detail": item.detail})
@@ -108,12 +107,10 @@ class Pipeline:
             finally:
                 logger.remove_keys(["image_uri", "sequencer", "status", "request_id", "attempt"])
             outcomes.append(outcome)
-            if outcome.status == "FAILED":
-                failures.append(item.image_uri)
         summary = dict(Counter(o.status for o in outcomes))
         logger.info("event done", extra={"outcomes": summary})
-        if failures:
-            raise RecordsFailed(f"{len(failures)} of {len(outcomes)} records failed; retrying the event")
+        if summary.get("FAILED"):
+            raise RecordsFailed(f"{summary['FAILED']} of {len(outcomes)} records failed; retrying the event")
         return {"outcomes": summary}
 
     # -- one upload -----------------------------------------------------------------------

@@ -58,10 +58,6 @@ class ResultsTable:
         self._retention_days = retention_days
         self._clock = clock
 
-    @property
-    def name(self) -> str:
-        return str(self._table.name)
-
     def get(self, image_uri: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"image_uri": image_uri}, ConsistentRead=True).get("Item")
         return dict(item) if item else None

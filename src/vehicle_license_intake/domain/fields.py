@@ -32,9 +32,6 @@ LICENSE_FIELDS: tuple[str, ...] = (
 MAIN_PAGE_FIELDS: tuple[str, ...] = LICENSE_FIELDS[:11]
 SECONDARY_PAGE_FIELDS: tuple[str, ...] = ("plate_number", *LICENSE_FIELDS[11:])
 
-# Fields that identify the owner: never logged, masked in reports.
-PERSONAL_FIELDS: frozenset[str] = frozenset({"owner", "address"})
-
 # Markers a license (or a vendor) prints for "not applicable".
 NOT_APPLICABLE: frozenset[str] = frozenset({"", "-", "--", "---", "—", "——", "/", "无", "－", "－－"})
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 
@@ -85,11 +84,3 @@ def single_confusion_suggestion(vin: str) -> str | None:
             if has_valid_check_digit(candidate):
                 suggestions.add(candidate)
     return suggestions.pop() if len(suggestions) == 1 else None
-
-
-@dataclass(frozen=True)
-class VinFacts:
-    vin: str
-    well_formed: bool
-    check_digit_valid: bool
-    suggestion: str | None
