@@ -73,10 +73,9 @@ class LocalRecognizer:
         rgb = np.asarray(picture)
         red = rgb[:, :, 0]
         best: LocalResult | None = None
-        rotations = [0, 90, 270, 180]
-        for rotation in list(rotations):
-            if rotation not in rotations:
-                continue
+        untried = [0, 90, 270, 180]  # phone photos are more often sideways than upside down
+        while untried:
+            rotation = untried.pop(0)
             rotated = np.ascontiguousarray(np.rot90(red, k=rotation // 90)) if rotation else red
             extraction = extract(self._lines(np.stack([rotated] * 3, axis=-1)))
             if best is None or (extraction.valid_fields, extraction.labels_found) > (
@@ -88,7 +87,7 @@ class LocalRecognizer:
                 break
             if rotation == 0 and extraction.labels_found >= MIN_LABELS:
                 # labels read upright but their values do not fit: the page is upside down
-                rotations = [0, 180, 90, 270]
+                untried = [180, 90, 270]
         assert best is not None
         if best.extraction.labels_found < MIN_LABELS:
             return None
