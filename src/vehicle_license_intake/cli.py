@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vehicle_license_intake.emulator import Recognizer
+    from vehicle_license_intake.emulator import LicenseReader
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +110,7 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _serve_contract(
-    recognizer: Recognizer,
+    recognizer: LicenseReader,
     args: argparse.Namespace,
     default_keys: list[str] | None = None,
     host: str = "127.0.0.1",

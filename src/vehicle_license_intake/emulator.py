@@ -54,7 +54,7 @@ class RecognizerAnswer:
     confidence: dict[str, float] | None = None
 
 
-class Recognizer(Protocol):
+class LicenseReader(Protocol):
     """Reads a license image; None means it is not a recognisable license (5021)."""
 
     name: str
@@ -144,7 +144,7 @@ class UpstreamEmulator:
 
     def __init__(
         self,
-        recognizer: Recognizer,
+        recognizer: LicenseReader,
         api_keys: Iterable[str] = ("demo-key",),
         *,
         max_rps: float | None = None,
@@ -158,7 +158,6 @@ class UpstreamEmulator:
         self.allow_url_hosts = set(allow_url_hosts)
         self._state = _State()
         self._lock = threading.Lock()
-        self._auth_forms = threading.local()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -212,18 +211,20 @@ class UpstreamEmulator:
     # -- the contract ---------------------------------------------------------------------
     def answer(self, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes, str, dict[str, str]]:
         """(HTTP status, body, content type, extra headers) for one request."""
-        now = time.monotonic()
-        request_id = f"req_{uuid.uuid4().hex[:16]}"
         lowered = {k.lower() for k in headers}
-        self._auth_forms.value = tuple(h for h in ("authorization", "x-api-key") if h in lowered)
+        call = _Call(
+            at=time.monotonic(),
+            request_id=f"req_{uuid.uuid4().hex[:16]}",
+            auth_forms=tuple(h for h in ("authorization", "x-api-key") if h in lowered),
+        )
         if not self._key_ok(headers):
-            return self._finish(now, None, None, 401, 4015, request_id)
-        if self._rate_exceeded(now):
-            return self._finish(now, None, None, 429, 429, request_id)
+            return self._finish(call, None, None, 401, 4015)
+        if self._rate_exceeded(call.at):
+            return self._finish(call, None, None, 429, 429)
         try:
             input_type, image = self._read_image(body)
         except _BadRequest as bad:
-            return self._finish(now, None, bad.input_type, 400, 4000, request_id)
+            return self._finish(call, None, bad.input_type, 400, 4000)
 
         digest = image_digest(image)
         with self._lock:
@@ -233,31 +234,27 @@ class UpstreamEmulator:
             if reply.delay_seconds:
                 time.sleep(reply.delay_seconds)
             if reply.body is not None:
-                self._record(now, digest, input_type, reply.http_status, reply.http_status)
+                self._record(call, digest, input_type, reply.http_status, reply.http_status)
                 return reply.http_status, reply.body, reply.content_type, {ANSWERED_BY_HEADER: "script"}
             if reply.code != 0 or reply.data is not None:
                 return self._finish(
-                    now,
+                    call,
                     digest,
                     input_type,
                     reply.http_status,
                     reply.code,
-                    request_id,
                     data=reply.data,
                     answered_by="script",
                 )
         answer = self.recognizer.read_license(image)
         if answer is None:
-            return self._finish(
-                now, digest, input_type, 200, 5021, request_id, answered_by=self.recognizer.name
-            )
+            return self._finish(call, digest, input_type, 200, 5021, answered_by=self.recognizer.name)
         return self._finish(
-            now,
+            call,
             digest,
             input_type,
             200,
             0,
-            request_id,
             data=answer.fields,
             confidence=answer.confidence,
             answered_by=self.recognizer.name,
@@ -311,25 +308,25 @@ class UpstreamEmulator:
         except OSError:
             raise _BadRequest("url") from None
 
-    def _record(self, now: float, digest: str | None, input_type: str | None, status: int, code: int) -> None:
-        forms = getattr(self._auth_forms, "value", ())
+    def _record(
+        self, call: _Call, digest: str | None, input_type: str | None, status: int, code: int
+    ) -> None:
         with self._lock:
-            self._state.calls.append(CallRecord(now, digest, code, status, input_type, forms))
+            self._state.calls.append(CallRecord(call.at, digest, code, status, input_type, call.auth_forms))
 
     def _finish(
         self,
-        now: float,
+        call: _Call,
         digest: str | None,
         input_type: str | None,
         http_status: int,
         code: int,
-        request_id: str,
         *,
         data: Mapping[str, Any] | None = None,
         confidence: Mapping[str, float] | None = None,
         answered_by: str = "emulator",
     ) -> tuple[int, bytes, str, dict[str, str]]:
-        self._record(now, digest, input_type, http_status, code)
+        self._record(call, digest, input_type, http_status, code)
         document: dict[str, Any]
         if code == 0:
             document = {"code": 0, "msg": "成功", "data": license_fields_from(data or {})}
@@ -338,9 +335,18 @@ class UpstreamEmulator:
         else:
             status, message = MESSAGES.get(code, ("UPSTREAM_ERROR", "error"))
             document = {"code": code, "status": status, "msg": message}
-        document["request_id"] = request_id
+        document["request_id"] = call.request_id
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         return http_status, body, "application/json; charset=utf-8", {ANSWERED_BY_HEADER: answered_by}
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request as it arrived: when, its request id, which key headers it carried."""
+
+    at: float
+    request_id: str
+    auth_forms: tuple[str, ...]
 
 
 class _BadRequest(Exception):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vehicle_license_intake.domain.fields import mask_personal
-from vehicle_license_intake.emulator import GroundTruthRecognizer, Recognizer, UpstreamEmulator
+from vehicle_license_intake.emulator import GroundTruthRecognizer, LicenseReader, UpstreamEmulator
 from vehicle_license_intake.local import aws, stack
 from vehicle_license_intake.local.delivery import Delivery, LocalContext, S3Notifier
 from vehicle_license_intake.results import plain
@@ -39,14 +39,14 @@ class DemoReport:
     seconds: float
 
 
-def choose_recognizer(samples: Path) -> Recognizer:
+def choose_recognizer(samples: Path) -> LicenseReader:
     """The offline recognizer when it is installed (`[recognizer]` extra); otherwise a lookup of
     the samples' ground truth, which says so in every answer."""
     try:
         from vehicle_license_intake.recognizer import LocalRecognizer
     except ImportError:
         return GroundTruthRecognizer.from_directory(samples)
-    recognizer: Recognizer = LocalRecognizer()
+    recognizer: LicenseReader = LocalRecognizer()
     return recognizer
 
 
@@ -74,7 +74,7 @@ def run_demo(
     verbose: bool = False,
     out: TextIO = sys.stdout,
     wait_forever: Callable[[], None] | None = None,
-    recognizer: Recognizer | None = None,
+    recognizer: LicenseReader | None = None,
 ) -> DemoReport:
     """`recognizer` answers behind the emulated upstream (default: `choose_recognizer`)."""
     with restored_environment():
@@ -84,7 +84,7 @@ def run_demo(
 
 def _run(
     images: Sequence[Path],
-    recognizer: Recognizer,
+    recognizer: LicenseReader,
     show_personal_data: bool,
     keep: bool,
     verbose: bool,
