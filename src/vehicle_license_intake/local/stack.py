@@ -18,6 +18,7 @@ import copy
 import io
 import json
 import os
+import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -378,6 +379,5 @@ _NO_VALUE = object()
 
 
 def _substitute(text: str, lookup: Any) -> str:
-    import re
 
     return re.sub(r"\$\{([^}!]+)\}", lambda m: str(lookup(m.group(1))), text)
