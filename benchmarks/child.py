@@ -35,7 +35,7 @@ def main() -> None:
 
     started = time.perf_counter()
     from vehicle_license_intake import handler
-    from vehicle_license_intake.local.delivery import LocalContext
+    from vehicle_license_tools.delivery import LocalContext
 
     imported = time.perf_counter()
     if mode == "cold-start":

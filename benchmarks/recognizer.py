@@ -24,7 +24,8 @@ from pathlib import Path
 
 from sizes import folder_size, install_for_lambda, zip_size
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS
-from vehicle_license_intake.recognizer import LocalRecognizer, synthetic
+from vehicle_license_recognizer import LocalRecognizer
+from vehicle_license_tools import synthetic
 
 HERE = Path(__file__).resolve().parent
 

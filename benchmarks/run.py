@@ -35,9 +35,9 @@ os.environ.update(
 
 from sizes import install_for_lambda, zip_size
 from vehicle_license_intake import handler
-from vehicle_license_intake.emulator import GroundTruthRecognizer, Reply, UpstreamEmulator
-from vehicle_license_intake.local import aws, stack
-from vehicle_license_intake.local.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_tools import aws, stack
+from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_tools.emulator import GroundTruthRecognizer, Reply, UpstreamEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).resolve().parent / "child.py"

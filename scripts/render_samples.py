@@ -1,7 +1,7 @@
 """Render the sample images of samples/ with their ground truth (one JSON per image).
 
 The rendered files are committed, so the demo needs no font; re-rendering needs Pillow and a CJK
-font (the subset in src/vehicle_license_intake/recognizer/fonts, or Debian's fonts-wqy-microhei):
+font (the subset in tools/vehicle_license_tools/fonts, or Debian's fonts-wqy-microhei):
 
     python scripts/render_samples.py [--font PATH] [--out samples]
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS
-from vehicle_license_intake.recognizer.synthetic import (
+from vehicle_license_tools.synthetic import (
     FONT_CANDIDATES,
     MAIN_FIELDS,
     SECONDARY_FIELDS,

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vehicle_license_intake.recognizer import synthetic
+from vehicle_license_tools import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,12 +19,12 @@ from moto import mock_aws
 from vehicle_license_intake import handler
 from vehicle_license_intake.app import build_pipeline
 from vehicle_license_intake.config import Settings
-from vehicle_license_intake.emulator import GroundTruthRecognizer, UpstreamEmulator
-from vehicle_license_intake.local import aws, stack
-from vehicle_license_intake.local.delivery import LocalContext, s3_event, s3_record
 from vehicle_license_intake.observability import metrics
 from vehicle_license_intake.pipeline import Pipeline
 from vehicle_license_intake.results import plain
+from vehicle_license_tools import aws, stack
+from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_tools.emulator import GroundTruthRecognizer, UpstreamEmulator
 
 # CI runs the property tests on a fixed set of examples (a red build must be reproducible);
 # local runs explore new ones.

@@ -9,7 +9,7 @@ import pytest
 
 from vehicle_license_intake import handler
 from vehicle_license_intake.config import DEFAULT_ENDPOINT_URL, ConfigError, Settings
-from vehicle_license_intake.local.delivery import LocalContext
+from vehicle_license_tools.delivery import LocalContext
 
 REQUIRED = {"RESULTS_TABLE_NAME": "t", "DEAD_LETTER_QUEUE_URL": "https://sqs/q", "API_KEY_SECRET_ID": "s"}
 
@@ -69,7 +69,7 @@ def test_handler_stops_with_the_variable_named_when_configuration_is_invalid(
 def test_local_provider_without_the_recognizer_installed_is_a_clear_error() -> None:
     """In a process where the optional extra cannot be imported (as after `pip install .`)."""
     code = (
-        "import sys; sys.modules['vehicle_license_intake.recognizer'] = None\n"
+        "import sys; sys.modules['vehicle_license_recognizer'] = None\n"
         "from vehicle_license_intake.app import build_recognizer\n"
         "from vehicle_license_intake.config import ConfigError, Settings\n"
         "settings = Settings.from_env({'RESULTS_TABLE_NAME': 't', 'DEAD_LETTER_QUEUE_URL': 'q',\n"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from conftest import API_KEY, Intake, jpeg
-from vehicle_license_intake.emulator import Reply
-from vehicle_license_intake.local.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_tools.emulator import Reply
 
 
 def test_duplicate_event_makes_no_second_upstream_call(intake: Intake) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vehicle_license_intake.emulator import GroundTruthRecognizer
-from vehicle_license_intake.local import aws
-from vehicle_license_intake.local.demo import DEFAULT_SAMPLES, run_demo, sample_images
+from vehicle_license_tools import aws
+from vehicle_license_tools.demo import run_demo, sample_images
+from vehicle_license_tools.emulator import GroundTruthRecognizer
+from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
 
 
 @pytest.fixture
@@ -95,9 +96,9 @@ def test_demo_keep_prints_how_to_reach_the_emulated_aws(demo_env: None) -> None:
 def test_url_input_type_sends_a_presigned_url_the_upstream_can_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     """With moto served on 127.0.0.1, the presigned GET URL is fetchable by the emulator."""
     from vehicle_license_intake import handler
-    from vehicle_license_intake.emulator import GroundTruthRecognizer, UpstreamEmulator
-    from vehicle_license_intake.local import stack
-    from vehicle_license_intake.local.delivery import S3Notifier
+    from vehicle_license_tools import stack
+    from vehicle_license_tools.delivery import S3Notifier
+    from vehicle_license_tools.emulator import GroundTruthRecognizer, UpstreamEmulator
 
     image = (DEFAULT_SAMPLES / "main-page.jpg").read_bytes()
     with (

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from conftest import API_KEY, LICENSE, jpeg
-from vehicle_license_intake.emulator import GroundTruthRecognizer, Reply, UpstreamEmulator
+from vehicle_license_tools.emulator import GroundTruthRecognizer, Reply, UpstreamEmulator
 
 
 def post(url: str, json_body: object, **headers: str) -> requests.Response:
@@ -109,7 +109,7 @@ def test_emulator_command_serves_on_the_given_port() -> None:
         [
             sys.executable,
             "-m",
-            "vehicle_license_intake.cli",
+            "vehicle_license_tools.cli",
             "emulator",
             "--port",
             str(port),

@@ -13,13 +13,11 @@ import requests
 pytest.importorskip("rapidocr")
 
 from conftest import API_KEY, Intake
-from vehicle_license_intake.emulator import UpstreamEmulator
-from vehicle_license_intake.local.demo import DEFAULT_SAMPLES
-from vehicle_license_intake.recognizer import (
-    LocalRecognizer,
-    synthetic,
-)
-from vehicle_license_intake.recognizer.extraction import Line, extract
+from vehicle_license_recognizer import LocalRecognizer
+from vehicle_license_recognizer.extraction import Line, extract
+from vehicle_license_tools import synthetic
+from vehicle_license_tools.emulator import UpstreamEmulator
+from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
 
 # Cases of synthetic.corpus(22, seed=3): each page, several degradations, 90/180-degree rotations,
 # Hong Kong, embassy and police plates.
@@ -164,7 +162,7 @@ def test_handler_with_the_local_provider_reads_the_license_in_process(intake: In
 def test_seal_text_is_repaired_to_the_authority_pattern_and_repairs_are_flagged(
     read: str, authority: str, trusted: bool
 ) -> None:
-    from vehicle_license_intake.recognizer.seal import repair_authority
+    from vehicle_license_recognizer.seal import repair_authority
 
     repaired = repair_authority(read, 0.95)
     assert repaired is not None and repaired[0] == authority

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import API_KEY, LICENSE, Intake, bmp, jpeg, png
-from vehicle_license_intake.emulator import Reply
+from vehicle_license_tools.emulator import Reply
 
 
 def test_recognised_upload_is_stored_as_succeeded_with_license_and_normalized_values(intake: Intake) -> None:

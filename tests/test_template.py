@@ -14,7 +14,7 @@ import pytest
 
 from conftest import API_KEY, Intake, jpeg
 from vehicle_license_intake.config import Settings
-from vehicle_license_intake.local import stack
+from vehicle_license_tools import stack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,7 @@ def test_deployed_stack_matches_the_template_where_moto_ignores_it(intake: Intak
 
 def test_upload_under_the_prefix_reaches_the_handler_and_one_outside_does_not(intake: Intake) -> None:
     from vehicle_license_intake import handler
-    from vehicle_license_intake.local.delivery import S3Notifier
+    from vehicle_license_tools.delivery import S3Notifier
 
     notifier = S3Notifier(intake.s3, intake.stack.bucket, handler.lambda_handler)
     inside = notifier.upload("uploads/in.jpg", intake.recognizable(jpeg("inside")))

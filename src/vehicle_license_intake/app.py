@@ -58,7 +58,7 @@ def build_recognizer(settings: Settings, session: boto3.session.Session) -> Reco
 
 def _local_recognizer() -> Recognizer:
     try:
-        from vehicle_license_intake.recognizer import LocalRecognizer
+        from vehicle_license_recognizer import LocalRecognizer
     except ImportError:
         raise ConfigError(
             "OCR_PROVIDER is 'local' but the offline recognizer is not installed "

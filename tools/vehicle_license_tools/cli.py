@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vehicle_license_intake.emulator import LicenseReader
+    from vehicle_license_tools.emulator import LicenseReader
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from vehicle_license_intake.local.demo import DEFAULT_SAMPLES, run_demo, sample_images
+    from vehicle_license_tools.demo import run_demo, sample_images
+    from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
 
     samples = args.samples or DEFAULT_SAMPLES
     images = args.image or sample_images(samples)
@@ -92,7 +93,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from vehicle_license_intake.recognizer import LocalRecognizer
+        from vehicle_license_recognizer import LocalRecognizer
     except ImportError:
         print(
             "the offline recognizer is not installed: pip install 'vehicle-license-intake[recognizer]'",
@@ -104,7 +105,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from vehicle_license_intake.local.demo import DEFAULT_SAMPLES, choose_recognizer
+    from vehicle_license_tools.demo import choose_recognizer
+    from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
 
     return _serve_contract(choose_recognizer(args.samples or DEFAULT_SAMPLES), args)
 
@@ -116,8 +118,8 @@ def _serve_contract(
     host: str = "127.0.0.1",
 ) -> int:
     """The upstream's HTTP contract in front of `recognizer`, until Ctrl-C."""
-    from vehicle_license_intake.emulator import UpstreamEmulator
-    from vehicle_license_intake.local.demo import DEMO_API_KEY
+    from vehicle_license_tools.demo import DEMO_API_KEY
+    from vehicle_license_tools.emulator import UpstreamEmulator
 
     keys = args.api_keys or default_keys or [DEMO_API_KEY]
     with UpstreamEmulator(

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vehicle_license_intake.domain.fields import mask_personal
-from vehicle_license_intake.emulator import GroundTruthRecognizer, LicenseReader, UpstreamEmulator
-from vehicle_license_intake.local import aws, stack
-from vehicle_license_intake.local.delivery import Delivery, LocalContext, S3Notifier
 from vehicle_license_intake.results import plain
+from vehicle_license_tools import aws, stack
+from vehicle_license_tools.delivery import Delivery, LocalContext, S3Notifier
+from vehicle_license_tools.emulator import GroundTruthRecognizer, LicenseReader, UpstreamEmulator
+from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
 
-DEFAULT_SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 DEMO_API_KEY = "demo-key-for-the-local-emulator"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -43,7 +43,7 @@ def choose_recognizer(samples: Path) -> LicenseReader:
     """The offline recognizer when it is installed (`[recognizer]` extra); otherwise a lookup of
     the samples' ground truth, which says so in every answer."""
     try:
-        from vehicle_license_intake.recognizer import LocalRecognizer
+        from vehicle_license_recognizer import LocalRecognizer
     except ImportError:
         return GroundTruthRecognizer.from_directory(samples)
     recognizer: LicenseReader = LocalRecognizer()

@@ -27,8 +27,11 @@ from typing import Any
 
 import boto3
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_TEMPLATE = PACKAGE_DIR.parents[1] / "template.yaml"
+import vehicle_license_intake
+from vehicle_license_tools.resources import TEMPLATE as DEFAULT_TEMPLATE
+
+# The function's code: what `sam build` puts into the artifact from CodeUri (src/).
+FUNCTION_PACKAGE = Path(vehicle_license_intake.__file__).resolve().parent
 FUNCTION_ID = "IntakeFunction"
 ARTIFACT_BUCKET = "vli-local-artifacts"
 
@@ -75,8 +78,8 @@ def package_source(session: boto3.session.Session) -> dict[str, str]:
     """Zip the function's code (what `sam build` would) into an artifact bucket; its location."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(PACKAGE_DIR.rglob("*.py")):
-            archive.write(path, str(path.relative_to(PACKAGE_DIR.parent)))
+        for path in sorted(FUNCTION_PACKAGE.rglob("*.py")):
+            archive.write(path, str(path.relative_to(FUNCTION_PACKAGE.parent)))
     s3 = session.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     s3.put_object(Bucket=ARTIFACT_BUCKET, Key="function.zip", Body=buffer.getvalue())

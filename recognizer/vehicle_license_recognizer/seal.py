@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from vehicle_license_intake.domain.plate import PROVINCES
-from vehicle_license_intake.recognizer.extraction import edit_distance_at_most_one
+from vehicle_license_recognizer.extraction import edit_distance_at_most_one
 
 SEAL_RADIUS_PX = 220  # the seal is scaled to this radius before unwrapping
 _SUFFIXES = ("总队", "支队", "大队", "局")

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from vehicle_license_intake.emulator import RecognizerAnswer
-from vehicle_license_intake.recognizer.extraction import Extraction, Line, extract
-from vehicle_license_intake.recognizer.seal import read_authority
 from vehicle_license_intake.upstream import Deadline, ImagePayload, Recognition, UpstreamRejectedImage
+from vehicle_license_recognizer.extraction import Extraction, Line, extract
+from vehicle_license_recognizer.seal import read_authority
+from vehicle_license_tools.emulator import RecognizerAnswer
 
 MIN_LABELS = 3  # fewer labels than this in every orientation: not a license
 MAX_SIDE = 1280  # larger photos are scaled down first: detection gains little, memory and time grow
