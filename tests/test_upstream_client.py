@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from vehicle_license_intake.upstream import (
-    ImagePayload,
-    RateLimiter,
+from vehicle_license_intake.ports import ImagePayload
+from vehicle_license_intake.upstream.contract import parse_response
+from vehicle_license_intake.upstream.errors import (
     UpstreamError,
     UpstreamInvalidImageData,
     UpstreamKeyRejected,
@@ -19,8 +19,8 @@ from vehicle_license_intake.upstream import (
     UpstreamServiceMissing,
     UpstreamTemporaryError,
     UpstreamUnexpectedCode,
-    parse_response,
 )
+from vehicle_license_intake.upstream.rate_limit import RateLimiter
 
 
 def body(code: int, **extra: object) -> bytes:
@@ -99,7 +99,7 @@ def test_rate_limiter_allows_at_most_rate_calls_in_any_one_second_window(rate: i
 
 
 def test_proxy_settings_are_read_once_and_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vehicle_license_intake.upstream import _session_for
+    from vehicle_license_intake.upstream.client import _session_for
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

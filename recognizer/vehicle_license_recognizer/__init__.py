@@ -1,5 +1,26 @@
-"""The offline recognizer (optional extra: pip install 'vehicle-license-intake[recognizer]')."""
+"""The offline recognizer: RapidOCR on the CPU and label-anchored extraction, behind the same
+contract as the upstream (`serve`) or in the function (OCR_PROVIDER=local, container image).
+Its packages are the `[recognizer]` extra; importing this package does not import them."""
+
+from __future__ import annotations
+
+import importlib.util
 
 from vehicle_license_recognizer.engine import LocalRecognizer
 
-__all__ = ["LocalRecognizer"]
+# import name -> the distribution that provides it
+REQUIRED_MODULES = {
+    "rapidocr": "rapidocr",
+    "onnxruntime": "onnxruntime",
+    "numpy": "numpy",
+    "PIL": "pillow",
+    "cv2": "opencv-python",
+}
+
+
+def missing_dependencies() -> list[str]:
+    """The distributions the recognizer needs that are not installed (empty when it can run)."""
+    return [dist for module, dist in REQUIRED_MODULES.items() if importlib.util.find_spec(module) is None]
+
+
+__all__ = ["LocalRecognizer", "missing_dependencies"]

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from vehicle_license_intake.upstream import Deadline, ImagePayload, Recognition, UpstreamRejectedImage
+from vehicle_license_intake.ports import Deadline, ImagePayload, Recognition
+from vehicle_license_intake.upstream.errors import UpstreamRejectedImage
 from vehicle_license_recognizer.extraction import Extraction, Line, extract
 from vehicle_license_recognizer.seal import read_authority
-from vehicle_license_tools.emulator import RecognizerAnswer
 
 MIN_LABELS = 3  # fewer labels than this in every orientation: not a license
 MAX_SIDE = 1280  # larger photos are scaled down first: detection gains little, memory and time grow
@@ -35,25 +35,23 @@ class LocalRecognizer:
         self._engine: Any = None
         self._lock = threading.Lock()
 
-    def read_license(self, image: bytes) -> RecognizerAnswer | None:
+    def read_license(self, image: bytes) -> Recognition | None:
         """Behind the upstream's HTTP contract (`serve`, the demo): None answers 5021."""
         result = self.read(image)
         if result is None:
             return None
-        return RecognizerAnswer(result.extraction.fields, result.extraction.confidence)
+        extraction = result.extraction
+        return Recognition(extraction.fields, source=self.source, confidence=extraction.confidence)
 
     def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition:
         """In the function (OCR_PROVIDER=local), where the upstream client would be."""
         image = payload.image if payload.image is not None else _download(payload.url or "")
-        result = self.read(bytes(image))
-        if result is None:
+        recognition = self.read_license(bytes(image))
+        if recognition is None:
             raise UpstreamRejectedImage(
                 "the offline recognizer found no vehicle license in the image", code=5021
             )
-        extraction = result.extraction
-        return Recognition(
-            extraction.fields, request_id=None, source="local", confidence=extraction.confidence
-        )
+        return recognition
 
     # -- recognition ------------------------------------------------------------------------
     def read(self, image: bytes) -> LocalResult | None:

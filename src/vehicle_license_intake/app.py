@@ -9,9 +9,11 @@ from vehicle_license_intake.api_key import ApiKeyProvider
 from vehicle_license_intake.config import ConfigError, Settings
 from vehicle_license_intake.dead_letters import DeadLetterQueue
 from vehicle_license_intake.objects import ObjectStore
-from vehicle_license_intake.pipeline import Pipeline, Recognizer, observe_attempt
+from vehicle_license_intake.pipeline import Pipeline, observe_attempt
+from vehicle_license_intake.ports import Recognizer
 from vehicle_license_intake.results import ResultsTable
-from vehicle_license_intake.upstream import RateLimiter, UpstreamClient
+from vehicle_license_intake.upstream.client import UpstreamClient
+from vehicle_license_intake.upstream.rate_limit import RateLimiter
 
 # SDK retries for throttling and 5xx of AWS itself; the upstream has its own retry loop.
 AWS_CONFIG = Config(
@@ -57,12 +59,20 @@ def build_recognizer(settings: Settings, session: boto3.session.Session) -> Reco
 
 
 def _local_recognizer() -> Recognizer:
+    """The offline recognizer, or a ConfigError at start-up naming what to install: without its
+    packages every image would fail (and be retried, and paid for in time) one by one."""
+    install = "pip install 'vehicle-license-intake[recognizer]' (or deploy Dockerfile.recognizer)"
     try:
-        from vehicle_license_recognizer import LocalRecognizer
+        from vehicle_license_recognizer import LocalRecognizer, missing_dependencies
     except ImportError:
         raise ConfigError(
-            "OCR_PROVIDER is 'local' but the offline recognizer is not installed "
-            "(pip install 'vehicle-license-intake[recognizer]')"
+            f"OCR_PROVIDER is 'local' but the offline recognizer is not installed: {install}"
         ) from None
+    missing = missing_dependencies()
+    if missing:
+        raise ConfigError(
+            f"OCR_PROVIDER is 'local' but the offline recognizer's packages are missing "
+            f"({', '.join(missing)}): {install}"
+        )
     recognizer: Recognizer = LocalRecognizer()
     return recognizer

@@ -7,16 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from vehicle_license_intake.events import Upload
+from vehicle_license_intake.outcomes import PendingOutcome
 
 
-def dead_letter_message(
-    upload: Upload,
-    *,
-    status: str,
-    error: Mapping[str, Any],
-    request_id: str | None,
-    failed_at: str,
-) -> dict[str, Any]:
+def dead_letter_message(upload: Upload, outcome: PendingOutcome) -> dict[str, Any]:
     return {
         "image_uri": upload.image_uri,
         "bucket": upload.bucket,
@@ -24,15 +18,17 @@ def dead_letter_message(
         "version_id": upload.version_id,
         "etag": upload.etag,
         "sequencer": upload.sequencer,
-        "status": status,
-        "error": dict(error),
-        "request_id": request_id,
-        "failed_at": failed_at,
+        "status": outcome.status.value,
+        "error": outcome.error.as_item(),
+        "request_id": outcome.request_id,
+        "failed_at": outcome.failed_at,
         "s3_record": dict(upload.record),
     }
 
 
 class DeadLetterQueue:
+    """The SQS adapter of the DeadLetterSink port (ports.py)."""
+
     def __init__(self, sqs_client: Any, queue_url: str) -> None:
         self._sqs = sqs_client
         self.queue_url = queue_url

@@ -8,13 +8,15 @@ from botocore.exceptions import ClientError
 
 from vehicle_license_intake.events import Upload
 from vehicle_license_intake.image_checks import SNIFF_BYTES, ImageRejected, check_format, check_size
-from vehicle_license_intake.upstream import ImagePayload
+from vehicle_license_intake.ports import ImagePayload
 
 PRESIGNED_URL_SECONDS = 300
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound", "InvalidArgument"})
 
 
 class ObjectStore:
+    """The S3 adapter of the ObjectSource port (ports.py)."""
+
     def __init__(self, s3_client: Any, max_image_bytes: int) -> None:
         self._s3 = s3_client
         self._max_bytes = max_image_bytes

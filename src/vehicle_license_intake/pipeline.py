@@ -3,57 +3,47 @@
 Where is 5021 handled? `_unrecognized` below: the outcome is recorded as pending, the dead letter
 is sent, then the item is finished as UNRECOGNIZED — so a 5021 is never recorded without its
 message, and a retry after a crash in between sends the message without paying the upstream again.
+
+The pipeline talks to the results table, the object store, the dead-letter queue and the
+recognizer only through the ports in `ports.py`.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from vehicle_license_intake.dead_letters import DeadLetterQueue, dead_letter_message
+from vehicle_license_intake.dead_letters import dead_letter_message
 from vehicle_license_intake.domain import validate_license
 from vehicle_license_intake.events import Ignored, Upload, uploads_in
 from vehicle_license_intake.image_checks import ImageRejected
-from vehicle_license_intake.objects import ObjectStore
 from vehicle_license_intake.observability import logger, metrics
-from vehicle_license_intake.results import Claim, ClaimState, ResultsTable, plain, utc_now_iso
-from vehicle_license_intake.upstream import (
-    AttemptRecord,
-    Deadline,
-    ImagePayload,
+from vehicle_license_intake.outcomes import ErrorInfo, Outcome, PendingOutcome, Skipped, Status
+from vehicle_license_intake.ports import (
+    Claim,
+    ClaimState,
+    DeadLetterSink,
+    ObjectSource,
     Recognition,
-    UpstreamError,
-    UpstreamRejectedImage,
+    Recognizer,
+    ResultsRepository,
 )
+from vehicle_license_intake.results import utc_now_iso
+from vehicle_license_intake.upstream.client import AttemptRecord
+from vehicle_license_intake.upstream.errors import UpstreamError, UpstreamRejectedImage
 
 # How long a claim outlives the invocation's own deadline before another may take it.
 LEASE_MARGIN_SECONDS = 30
 DEFAULT_LEASE_SECONDS = 900  # Lambda's longest timeout, when the context cannot say
 
 
-class Recognizer(Protocol):
-    """The upstream client, or the offline recognizer in-process (OCR_PROVIDER=local)."""
-
-    source: str
-
-    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition: ...
-
-
 class RecordsFailed(Exception):
     """Raised after every record was handled, so that Lambda retries the event."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    image_uri: str
-    status: str  # a SPEC §4 status, or DUPLICATE / IN_PROGRESS / STALE / SUPERSEDED / IGNORED
-    upstream_calls: int = 0
 
 
 class ContextDeadline:
@@ -74,9 +64,9 @@ class Pipeline:
     def __init__(
         self,
         *,
-        objects: ObjectStore,
-        results: ResultsTable,
-        dead_letters: DeadLetterQueue,
+        objects: ObjectSource,
+        results: ResultsRepository,
+        dead_letters: DeadLetterSink,
         recognizer: Recognizer,
         input_type: str,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
@@ -95,7 +85,7 @@ class Pipeline:
         for item in uploads_in(event):
             if isinstance(item, Ignored):
                 logger.info("record ignored", extra={"reason": item.reason, "detail": item.detail})
-                outcomes.append(Outcome("", "IGNORED"))
+                outcomes.append(Outcome("", Skipped.IGNORED))
                 continue
             logger.append_keys(image_uri=item.image_uri, sequencer=item.sequencer)
             try:
@@ -103,14 +93,16 @@ class Pipeline:
             except Exception as error:  # an AWS error: the retry of this event completes it
                 logger.exception("record failed", extra={"error_type": type(error).__name__})
                 metrics.add_metric(name="UploadsFailed", unit=MetricUnit.Count, value=1)
-                outcome = Outcome(item.image_uri, "FAILED")
+                outcome = Outcome(item.image_uri, Status.FAILED)
             finally:
                 logger.remove_keys(["image_uri", "sequencer", "status", "request_id", "attempt"])
             outcomes.append(outcome)
-        summary = dict(Counter(o.status for o in outcomes))
+        summary = {str(result): count for result, count in Counter(o.result for o in outcomes).items()}
         logger.info("event done", extra={"outcomes": summary})
-        if summary.get("FAILED"):
-            raise RecordsFailed(f"{summary['FAILED']} of {len(outcomes)} records failed; retrying the event")
+        if summary.get(Status.FAILED):
+            raise RecordsFailed(
+                f"{summary[Status.FAILED]} of {len(outcomes)} records failed; retrying the event"
+            )
         return {"outcomes": summary}
 
     # -- one upload -----------------------------------------------------------------------
@@ -129,13 +121,8 @@ class Pipeline:
             try:
                 payload = self.objects.payload_for(upload, self.input_type)
             except ImageRejected as rejected:
-                error = {
-                    "source": "local",
-                    "code": rejected.code,
-                    "status": "REJECTED",
-                    "message": rejected.message,
-                }
-                return self._dead_letter(upload, claim, "REJECTED", error, None, attempts=0)
+                error = ErrorInfo.rejected(rejected.code, rejected.message)
+                return self._dead_letter(upload, claim, Status.REJECTED, error, None, attempts=0)
             try:
                 recognition = self.recognizer.recognize(payload, deadline)
             except UpstreamRejectedImage as unrecognized:
@@ -151,13 +138,14 @@ class Pipeline:
         if claim.state is ClaimState.STALE:
             logger.info("older than the stored event: ignored", extra={"stored_status": claim.stored_status})
             metrics.add_metric(name="StaleEvents", unit=MetricUnit.Count, value=1)
-            return Outcome(upload.image_uri, "STALE")
+            return Outcome(upload.image_uri, Skipped.STALE)
         logger.info(
             "duplicate delivery: no upstream call",
             extra={"claim": claim.state.value, "stored_status": claim.stored_status},
         )
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
-        return Outcome(upload.image_uri, claim.state.name)
+        skipped = Skipped.DUPLICATE if claim.state is ClaimState.DUPLICATE else Skipped.IN_PROGRESS
+        return Outcome(upload.image_uri, skipped)
 
     def _succeeded(self, upload: Upload, claim: Claim, recognition: Recognition) -> Outcome:
         validated = validate_license(
@@ -174,15 +162,15 @@ class Pipeline:
             attributes["request_id"] = recognition.request_id
         if recognition.confidence:
             attributes["confidence"] = {k: str(round(v, 4)) for k, v in recognition.confidence.items()}
-        outcome = self._finish(upload, claim, "SUCCEEDED", attributes, recognition.attempts)
-        if outcome.status == "SUCCEEDED":
+        outcome = self._finish(upload, claim, Status.SUCCEEDED, attributes, recognition.attempts)
+        if outcome.result is Status.SUCCEEDED:
             metrics.add_metric(name="UploadsSucceeded", unit=MetricUnit.Count, value=1)
             if validated.needs_review:
                 metrics.add_metric(name="UploadsNeedingReview", unit=MetricUnit.Count, value=1)
             logger.info(
                 "upload recognised",
                 extra={
-                    "status": "SUCCEEDED",
+                    "status": Status.SUCCEEDED,
                     "request_id": recognition.request_id,
                     "review_reasons": validated.review_reasons,
                 },
@@ -193,28 +181,28 @@ class Pipeline:
         return self._dead_letter(
             upload,
             claim,
-            "UNRECOGNIZED",
-            _error_map(error, self.recognizer.source),
+            Status.UNRECOGNIZED,
+            _error_info(error, self.recognizer.source),
             error.request_id,
             attempts=error.attempts,
         )
 
     def _failed(self, upload: Upload, claim: Claim, error: UpstreamError) -> Outcome:
-        attributes: dict[str, Any] = {"error": _error_map(error, self.recognizer.source)}
+        attributes: dict[str, Any] = {"error": _error_info(error, self.recognizer.source).as_item()}
         if error.request_id:
             attributes["request_id"] = error.request_id
-        outcome = self._finish(upload, claim, "FAILED", attributes, error.attempts)
+        outcome = self._finish(upload, claim, Status.FAILED, attributes, error.attempts)
         logger.warning(
             "upstream failed",
             extra={
-                "status": "FAILED",
+                "status": Status.FAILED,
                 "code": str(error.code),
                 "upstream_status": error.status,
                 "request_id": error.request_id,
                 "attempt": error.attempts,
             },
         )
-        if outcome.status == "FAILED":
+        if outcome.result is Status.FAILED:
             metrics.add_metric(name="UploadsFailed", unit=MetricUnit.Count, value=1)
         return outcome
 
@@ -222,54 +210,37 @@ class Pipeline:
         self,
         upload: Upload,
         claim: Claim,
-        status: str,
-        error: Mapping[str, Any],
+        status: Status,
+        error: ErrorInfo,
         request_id: str | None,
         *,
         attempts: int,
     ) -> Outcome:
-        pending = {
-            "status": status,
-            "error": dict(error),
-            "request_id": request_id,
-            "attempts": attempts,
-            "failed_at": utc_now_iso(time.time()),
-        }
+        pending = PendingOutcome(status, error, request_id, attempts, failed_at=utc_now_iso(time.time()))
         if not self.results.record_pending_outcome(upload, claim, pending):
             return self._superseded(upload, attempts)
         return self._send_dead_letter_and_finish(upload, claim, pending)
 
-    def _send_dead_letter_and_finish(
-        self, upload: Upload, claim: Claim, pending: Mapping[str, Any]
-    ) -> Outcome:
-        status = str(pending["status"])
-        message = dead_letter_message(
-            upload,
-            status=status,
-            error=pending["error"],
-            request_id=pending.get("request_id"),
-            failed_at=str(pending["failed_at"]),
-        )
-        self.dead_letters.send(message)
-        attributes: dict[str, Any] = {"error": dict(pending["error"])}
-        if pending.get("request_id"):
-            attributes["request_id"] = pending["request_id"]
-        attempts = int(pending.get("attempts") or 0)
-        outcome = self._finish(upload, claim, status, attributes, attempts)
-        metric = "UploadsUnrecognized" if status == "UNRECOGNIZED" else "UploadsRejected"
+    def _send_dead_letter_and_finish(self, upload: Upload, claim: Claim, pending: PendingOutcome) -> Outcome:
+        self.dead_letters.send(dead_letter_message(upload, pending))
+        attributes: dict[str, Any] = {"error": pending.error.as_item()}
+        if pending.request_id:
+            attributes["request_id"] = pending.request_id
+        outcome = self._finish(upload, claim, pending.status, attributes, pending.attempts)
+        metric = "UploadsUnrecognized" if pending.status is Status.UNRECOGNIZED else "UploadsRejected"
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         logger.info(
             "upload sent to the dead-letter queue",
             extra={
-                "status": status,
-                "code": str(pending["error"]["code"]),
-                "request_id": pending.get("request_id"),
+                "status": pending.status,
+                "code": str(pending.error.code),
+                "request_id": pending.request_id,
             },
         )
         return outcome
 
     def _finish(
-        self, upload: Upload, claim: Claim, status: str, attributes: dict[str, Any], attempts: int
+        self, upload: Upload, claim: Claim, status: Status, attributes: dict[str, Any], attempts: int
     ) -> Outcome:
         if self.results.finish_upload(upload, claim, status, attributes, attempts=attempts):
             return Outcome(upload.image_uri, status, attempts)
@@ -278,19 +249,14 @@ class Pipeline:
     def _superseded(self, upload: Upload, attempts: int) -> Outcome:
         logger.warning("claim lost to a newer event or an expired lease: outcome not stored")
         metrics.add_metric(name="StaleEvents", unit=MetricUnit.Count, value=1)
-        return Outcome(upload.image_uri, "SUPERSEDED", attempts)
+        return Outcome(upload.image_uri, Skipped.SUPERSEDED, attempts)
 
     def _record_failure(self, upload: Upload, claim: Claim, error: Exception) -> None:
-        """Best effort after an AWS error: the item says FAILED, keeping an outcome already
-        decided (a 5021 whose dead letter could not be sent), so Lambda's retry of the event
-        finishes it without a second upstream call. If even that write fails, the claim is
-        released, or at worst expires with its lease."""
+        """Best effort after an AWS error: the item says FAILED (keeping an outcome already
+        decided), so Lambda's retry of the event finishes it without a second upstream call. If
+        even that write fails, the claim is released, or at worst expires with its lease."""
         try:
-            stored = self.results.get(upload.image_uri) or {}
-            attributes: dict[str, Any] = {"error": _aws_error_map(error)}
-            if stored.get("claim_token") == claim.token and stored.get("pending_outcome"):
-                attributes["pending_outcome"] = plain(stored["pending_outcome"])
-            if self.results.finish_upload(upload, claim, "FAILED", attributes):
+            if self.results.record_failure(upload, claim, ErrorInfo.from_aws_error(error)):
                 return
         except Exception:  # the table itself may be what fails
             logger.warning("could not record the failure; releasing the claim")
@@ -303,22 +269,8 @@ class Pipeline:
             logger.warning("could not release the claim; it expires with its lease")
 
 
-def _aws_error_map(error: Exception) -> dict[str, Any]:
-    """What failed, without the exception's text (it could quote data)."""
-    response = getattr(error, "response", None)
-    code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, Mapping) else ""
-    operation = str(getattr(error, "operation_name", "") or "")
-    what = f"{operation} failed" if operation else "processing failed"
-    return {
-        "source": "local",
-        "code": code or type(error).__name__,
-        "status": "AWS_ERROR",
-        "message": f"{what}: {code or type(error).__name__}; the retry of the event completes it",
-    }
-
-
-def _error_map(error: UpstreamError, source: str) -> dict[str, Any]:
-    return {"source": source, "code": error.code, "status": error.status, "message": error.message}
+def _error_info(error: UpstreamError, source: str) -> ErrorInfo:
+    return ErrorInfo(source, error.code, error.status, error.message)
 
 
 def observe_attempt(record: AttemptRecord) -> None:

@@ -10,36 +10,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from vehicle_license_intake.events import Upload
+from vehicle_license_intake.outcomes import FINAL_STATUSES, ErrorInfo, PendingOutcome, Status
+from vehicle_license_intake.ports import Claim, ClaimState
 
-FINAL_STATUSES = frozenset({"SUCCEEDED", "UNRECOGNIZED", "REJECTED"})
-
-
-class ClaimState(Enum):
-    CLAIMED = "claimed"
-    DUPLICATE = "duplicate"  # this object version already reached a final status
-    IN_PROGRESS = "in_progress"  # another live invocation holds the claim for this version
-    STALE = "stale"  # the table holds a newer event for this object key
-
-
-@dataclass(frozen=True)
-class Claim:
-    state: ClaimState
-    token: str | None = None
-    # An outcome an earlier attempt decided but could not finish (its dead letter unsent).
-    pending_outcome: Mapping[str, Any] | None = None
-    stored_status: str | None = None
-    # Upstream calls already made for this object version by earlier invocations.
-    prior_attempts: int = 0
+# The item's attributes that belong to the claim, not to the outcome (never read outside here).
+_TOKEN, _OWNER, _LEASE, _PENDING = "claim_token", "claim_owner", "lease_expires_at", "pending_outcome"
 
 
 def utc_now_iso(now: float) -> str:
@@ -47,6 +30,8 @@ def utc_now_iso(now: float) -> str:
 
 
 class ResultsTable:
+    """The DynamoDB adapter of the ResultsRepository port (ports.py)."""
+
     def __init__(
         self,
         table: Any,
@@ -78,10 +63,11 @@ class ResultsTable:
             return Claim(ClaimState.STALE, stored_status=stored.get("status"))
         try:
             attributes = plain(self._retake_same_version(upload, owner, token, now, lease_seconds))
+            pending = attributes.get(_PENDING)
             return Claim(
                 ClaimState.CLAIMED,
                 token,
-                attributes.get("pending_outcome"),
+                PendingOutcome.from_item(pending) if pending else None,
                 prior_attempts=int(attributes.get("attempts") or 0),
             )
         except ClientError as error:
@@ -98,10 +84,10 @@ class ResultsTable:
     ) -> None:
         item = {
             **self._object_attributes(upload, now),
-            "status": "PROCESSING",
-            "claim_token": token,
-            "claim_owner": owner,
-            "lease_expires_at": int(now + lease_seconds),
+            "status": Status.PROCESSING,
+            _TOKEN: token,
+            _OWNER: owner,
+            _LEASE: int(now + lease_seconds),
         }
         values: dict[str, Any] = {":identity": upload.identity}
         names = {"#uri": "image_uri", "#identity": "identity"}
@@ -156,15 +142,15 @@ class ResultsTable:
             ),
             ExpressionAttributeNames={
                 "#status": "status",
-                "#token": "claim_token",
-                "#owner": "claim_owner",
-                "#lease": "lease_expires_at",
+                "#token": _TOKEN,
+                "#owner": _OWNER,
+                "#lease": _LEASE,
                 "#processed": "processed_at",
                 "#identity": "identity",
             },
             ExpressionAttributeValues={
-                ":processing": "PROCESSING",
-                ":failed": "FAILED",
+                ":processing": Status.PROCESSING,
+                ":failed": Status.FAILED,
                 ":token": token,
                 ":owner": owner,
                 ":lease": int(now + lease_seconds),
@@ -178,21 +164,17 @@ class ResultsTable:
         return dict(response.get("Attributes") or {})
 
     # -- progress and outcome -------------------------------------------------------------
-    def record_pending_outcome(self, upload: Upload, claim: Claim, outcome: Mapping[str, Any]) -> bool:
+    def record_pending_outcome(self, upload: Upload, claim: Claim, outcome: PendingOutcome) -> bool:
         """Remember a decided outcome before its side effect (the dead letter) is sent."""
         return self._update_if_ours(
-            upload,
-            claim,
-            "SET #pending = :pending",
-            {":pending": dict(outcome)},
-            {"#pending": "pending_outcome"},
+            upload, claim, "SET #pending = :pending", {":pending": outcome.as_item()}, {"#pending": _PENDING}
         )
 
     def finish_upload(
         self,
         upload: Upload,
         claim: Claim,
-        status: str,
+        status: Status,
         attributes: Mapping[str, Any],
         *,
         attempts: int = 0,
@@ -206,7 +188,7 @@ class ResultsTable:
             self._table.put_item(
                 Item=item,
                 ConditionExpression="#claim_token = :claim_token",
-                ExpressionAttributeNames={"#claim_token": "claim_token"},
+                ExpressionAttributeNames={"#claim_token": _TOKEN},
                 ExpressionAttributeValues={":claim_token": claim.token},
             )
         except ClientError as error:
@@ -215,11 +197,21 @@ class ResultsTable:
             raise
         return True
 
+    def record_failure(self, upload: Upload, claim: Claim, error: ErrorInfo) -> bool:
+        """After an AWS error: the item says FAILED, keeping an outcome already decided (a 5021
+        whose dead letter could not be sent), so the retry of the event finishes it without a
+        second upstream call. False: the claim is no longer ours."""
+        return self._update_if_ours(
+            upload,
+            claim,
+            "SET #status = :failed, #error = :error, #processed = :now",
+            {":failed": Status.FAILED, ":error": error.as_item(), ":now": utc_now_iso(self._clock())},
+            {"#status": "status", "#error": "error", "#processed": "processed_at"},
+        )
+
     def release_claim(self, upload: Upload, claim: Claim) -> bool:
         """Give the claim up early (the invocation is about to raise), so a retry may take it."""
-        return self._update_if_ours(
-            upload, claim, "SET #lease = :zero", {":zero": 0}, {"#lease": "lease_expires_at"}
-        )
+        return self._update_if_ours(upload, claim, "SET #lease = :zero", {":zero": 0}, {"#lease": _LEASE})
 
     def _update_if_ours(
         self,
@@ -234,7 +226,7 @@ class ResultsTable:
                 Key={"image_uri": upload.image_uri},
                 UpdateExpression=expression,
                 ConditionExpression="#claim_token = :claim_token",
-                ExpressionAttributeNames={**(names or {}), "#claim_token": "claim_token"},
+                ExpressionAttributeNames={**(names or {}), "#claim_token": _TOKEN},
                 ExpressionAttributeValues={**values, ":claim_token": claim.token},
             )
         except ClientError as error:

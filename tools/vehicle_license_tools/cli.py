@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vehicle_license_tools.resources import DEMO_API_KEY
+
 if TYPE_CHECKING:
-    from vehicle_license_tools.emulator import LicenseReader
+    from vehicle_license_recognizer.serve import ContractServer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,42 +94,39 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        from vehicle_license_recognizer import LocalRecognizer
-    except ImportError:
+    from vehicle_license_recognizer import LocalRecognizer, missing_dependencies
+    from vehicle_license_recognizer.serve import ContractServer
+
+    missing = missing_dependencies()
+    if missing:
         print(
-            "the offline recognizer is not installed: pip install 'vehicle-license-intake[recognizer]'",
+            f"the offline recognizer's packages are missing ({', '.join(missing)}): "
+            "pip install 'vehicle-license-intake[recognizer]'",
             file=sys.stderr,
         )
         return 2
     key = os.environ.get("VLI_SERVE_API_KEY")
-    return _serve_contract(LocalRecognizer(), args, default_keys=[key] if key else None, host=args.host)
+    keys = args.api_keys or ([key] if key else [DEMO_API_KEY])
+    server = ContractServer(
+        LocalRecognizer(), keys, host=args.host, port=args.port, max_rps=args.max_rps or None
+    )
+    return _serve_until_interrupted(server, "offline recognizer (RapidOCR, on this machine)")
 
 
 def _emulator(args: argparse.Namespace) -> int:
     from vehicle_license_tools.demo import choose_recognizer
-    from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
-
-    return _serve_contract(choose_recognizer(args.samples or DEFAULT_SAMPLES), args)
-
-
-def _serve_contract(
-    recognizer: LicenseReader,
-    args: argparse.Namespace,
-    default_keys: list[str] | None = None,
-    host: str = "127.0.0.1",
-) -> int:
-    """The upstream's HTTP contract in front of `recognizer`, until Ctrl-C."""
-    from vehicle_license_tools.demo import DEMO_API_KEY
     from vehicle_license_tools.emulator import UpstreamEmulator
+    from vehicle_license_tools.resources import SAMPLES
 
-    keys = args.api_keys or default_keys or [DEMO_API_KEY]
-    with UpstreamEmulator(
-        recognizer, keys, host=host, port=args.port, max_rps=args.max_rps or None
-    ) as server:
-        print(
-            f"upstream contract at {server.url} (answered by: {recognizer.name}); Ctrl-C stops it", flush=True
-        )
+    reader = choose_recognizer(args.samples or SAMPLES)
+    keys = args.api_keys or [DEMO_API_KEY]
+    server = UpstreamEmulator(reader, keys, port=args.port, max_rps=args.max_rps or None)
+    return _serve_until_interrupted(server, reader.name)
+
+
+def _serve_until_interrupted(server: ContractServer, answered_by: str) -> int:
+    with server:
+        print(f"upstream contract at {server.url} (answered by: {answered_by}); Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
     return 0

@@ -23,9 +23,9 @@ from vehicle_license_intake.results import plain
 from vehicle_license_tools import aws, stack
 from vehicle_license_tools.delivery import Delivery, LocalContext, S3Notifier
 from vehicle_license_tools.emulator import GroundTruthRecognizer, LicenseReader, UpstreamEmulator
+from vehicle_license_tools.resources import DEMO_API_KEY
 from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
 
-DEMO_API_KEY = "demo-key-for-the-local-emulator"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 

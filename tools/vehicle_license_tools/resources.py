@@ -11,3 +11,6 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent / "project"
 TEMPLATE = PROJECT / "template.yaml"
 SAMPLES = PROJECT / "samples"
+
+# The key the demo and the local emulators accept (never a real upstream key).
+DEMO_API_KEY = "demo-key-for-the-local-emulator"

@@ -1,0 +1,122 @@
+"""What an upload can end as (SPEC §4), typed: statuses, the error an item carries, and an
+outcome decided but not yet finished (its dead letter unsent)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """The item's `status` attribute (SPEC §4)."""
+
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    UNRECOGNIZED = "UNRECOGNIZED"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+
+
+# A final status is never worked on again for the same object version (SPEC §6 duplicates).
+FINAL_STATUSES: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.UNRECOGNIZED, Status.REJECTED})
+# The statuses that send a dead letter (SPEC §5).
+DEAD_LETTER_STATUSES: frozenset[Status] = frozenset({Status.UNRECOGNIZED, Status.REJECTED})
+
+
+class Skipped(StrEnum):
+    """Why a record was not processed: nothing was written and nothing was paid."""
+
+    DUPLICATE = "DUPLICATE"  # this object version already reached a final status
+    IN_PROGRESS = "IN_PROGRESS"  # another live invocation holds the claim
+    STALE = "STALE"  # the table holds a newer event for this object key
+    SUPERSEDED = "SUPERSEDED"  # a newer event (or an expired lease) took the item meanwhile
+    IGNORED = "IGNORED"  # not an upload (SPEC §6: test events, folders, unknown shapes)
+
+
+class ErrorSource(StrEnum):
+    UPSTREAM = "upstream"  # the OCR endpoint answered
+    LOCAL = "local"  # this function decided (local checks, AWS errors) or the offline recognizer
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """The item's `error` map (SPEC §4). `status` names the kind of failure: the upstream's own
+    status name (UPSTREAM_INVALID, RATE_LIMITED...), REJECTED for a local check, AWS_ERROR."""
+
+    source: str
+    code: int | str
+    status: str
+    message: str
+
+    def as_item(self) -> dict[str, Any]:
+        return {"source": self.source, "code": self.code, "status": self.status, "message": self.message}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ErrorInfo:
+        code = item.get("code", "")
+        return cls(
+            source=str(item.get("source", "")),
+            code=code if isinstance(code, int) and not isinstance(code, bool) else str(code),
+            status=str(item.get("status", "")),
+            message=str(item.get("message", "")),
+        )
+
+    @classmethod
+    def rejected(cls, code: str, message: str) -> ErrorInfo:
+        """A local check failed (SPEC §4 REJECTED codes); no upstream call was made."""
+        return cls(ErrorSource.LOCAL, code, Status.REJECTED, message)
+
+    @classmethod
+    def from_aws_error(cls, error: Exception) -> ErrorInfo:
+        """What failed, without the exception's text (it could quote data)."""
+        response = getattr(error, "response", None)
+        code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, Mapping) else ""
+        code = code or type(error).__name__
+        operation = str(getattr(error, "operation_name", "") or "")
+        what = f"{operation} failed" if operation else "processing failed"
+        return cls(
+            ErrorSource.LOCAL, code, "AWS_ERROR", f"{what}: {code}; the retry of the event completes it"
+        )
+
+
+@dataclass(frozen=True)
+class PendingOutcome:
+    """An outcome decided before its side effect (the dead letter) was sent. Stored on the item
+    first, so a retry after a crash sends the message without paying the upstream again."""
+
+    status: Status
+    error: ErrorInfo
+    request_id: str | None
+    attempts: int
+    failed_at: str
+
+    def as_item(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "error": self.error.as_item(),
+            "request_id": self.request_id,
+            "attempts": self.attempts,
+            "failed_at": self.failed_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> PendingOutcome:
+        request_id = item.get("request_id")
+        return cls(
+            status=Status(str(item["status"])),
+            error=ErrorInfo.from_item(item["error"]),
+            request_id=str(request_id) if request_id else None,
+            attempts=int(item.get("attempts") or 0),
+            failed_at=str(item.get("failed_at", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one record of an event."""
+
+    image_uri: str
+    result: Status | Skipped
+    upstream_calls: int = 0

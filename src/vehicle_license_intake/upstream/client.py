@@ -1,0 +1,154 @@
+"""The HTTP client of the vehicle-license OCR endpoint: the retry loop with backoff and jitter
+within the invocation's time, the rate limit, the key (re-read once after a 4015) and one
+`requests.Session`. What an answer means is decided in `contract`."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import requests
+
+from vehicle_license_intake.ports import Deadline, ImagePayload, Recognition
+from vehicle_license_intake.upstream.contract import parse_response
+from vehicle_license_intake.upstream.errors import (
+    UpstreamError,
+    UpstreamKeyRejected,
+    UpstreamOutOfTime,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from vehicle_license_intake.upstream.rate_limit import RateLimiter
+
+# Seconds kept back from the invocation's remaining time for writing the outcome.
+OUTCOME_RESERVE_SECONDS = 5.0
+# An attempt with less read time than this is not worth starting.
+MIN_ATTEMPT_SECONDS = 1.0
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 8.0
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    attempt: int
+    latency_ms: float
+    outcome: str
+    request_id: str | None
+
+
+class UpstreamClient:
+    """Sends images to the OCR endpoint and turns every answer into a Recognition or an error."""
+
+    source = "upstream"
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        api_key: Callable[[bool], str],
+        *,
+        read_timeout: float,
+        connect_timeout: float,
+        max_attempts: int,
+        rate_limiter: RateLimiter,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_attempt: Callable[[AttemptRecord], None] | None = None,
+    ) -> None:
+        self._endpoint_url = endpoint_url
+        self._api_key = api_key
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._max_attempts = max_attempts
+        self._rate_limiter = rate_limiter
+        self._session = session or _session_for(endpoint_url)
+        self._sleep = sleep
+        self._on_attempt = on_attempt
+
+    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition:
+        body = payload.json_body()
+        key = self._api_key(False)
+        key_refreshed = False
+        transient_failures = 0
+        attempt = 0
+        while True:
+            read_timeout = min(self._read_timeout, deadline.remaining_seconds() - OUTCOME_RESERVE_SECONDS)
+            if read_timeout < MIN_ATTEMPT_SECONDS:
+                error = UpstreamOutOfTime(
+                    "the invocation has no time left for an upstream call", code="OUT_OF_TIME"
+                )
+                error.attempts = attempt
+                raise error
+            self._rate_limiter.acquire(deadline)
+            attempt += 1
+            try:
+                recognition = self._call_once(body, key, read_timeout, attempt)
+                recognition.attempts = attempt
+                return recognition
+            except UpstreamKeyRejected as error:
+                error.attempts = attempt
+                if key_refreshed:
+                    raise
+                key, key_refreshed = self._api_key(True), True
+            except UpstreamError as error:
+                error.attempts = attempt
+                transient_failures += 1
+                if not error.transient or transient_failures >= self._max_attempts:
+                    raise
+                backoff = random.uniform(  # noqa: S311 - jitter, not cryptography
+                    0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (transient_failures - 1))
+                )
+                if deadline.remaining_seconds() - backoff < OUTCOME_RESERVE_SECONDS + MIN_ATTEMPT_SECONDS:
+                    raise
+                self._sleep(backoff)
+
+    def _call_once(self, body: bytes | bytearray, key: str, read_timeout: float, attempt: int) -> Recognition:
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "X-Api-Key": key,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        started = time.perf_counter()
+        outcome = "ok"
+        request_id: str | None = None
+        try:
+            try:
+                response = self._session.post(
+                    self._endpoint_url,
+                    data=cast(bytes, body),  # any bytes-like body; a bytearray spares a copy
+                    headers=headers,
+                    timeout=(self._connect_timeout, read_timeout),
+                )
+            except requests.Timeout as error:
+                raise UpstreamTimeout(f"no answer within {read_timeout:.1f}s", code="TIMEOUT") from error
+            except requests.RequestException as error:
+                raise UpstreamUnreachable(
+                    f"connection failed: {type(error).__name__}", code="CONNECTION_ERROR"
+                ) from None
+            recognition = parse_response(response.status_code, response.content)
+            request_id = recognition.request_id
+            return recognition
+        except UpstreamError as error:
+            outcome = str(error.code)
+            request_id = error.request_id
+            raise
+        finally:
+            if self._on_attempt is not None:
+                latency_ms = (time.perf_counter() - started) * 1000
+                self._on_attempt(AttemptRecord(attempt, latency_ms, outcome, request_id))
+
+
+def _session_for(endpoint_url: str) -> requests.Session:
+    """A session that reads the proxy settings (HTTPS_PROXY, NO_PROXY) once, at start-up, instead
+    of on every call (requests' default costs ~0.6 ms a call: a tenth of the per-record overhead)."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(endpoint_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
