@@ -70,9 +70,8 @@ class Bench:
 
     # -- helpers ----------------------------------------------------------------------------
     def deploy(self, name: str, upstream: UpstreamEmulator, **env: str) -> stack.LocalStack:
-        deployed = stack.deploy(self.session, stack_name=name, parameters={"OcrEndpointUrl": upstream.url})
-        self.session.client("secretsmanager").put_secret_value(
-            SecretId=deployed.secret_id, SecretString=API_KEY
+        deployed = stack.deploy_with_upstream(
+            self.session, stack_name=name, upstream_url=upstream.url, api_key=API_KEY
         )
         deployed.function_environment.update(env)
         return deployed
@@ -82,10 +81,6 @@ class Bench:
         return s3_record(
             deployed.bucket, key, size=len(body), etag=response["ETag"], version_id=response.get("VersionId")
         )
-
-    def use_function_environment(self, deployed: stack.LocalStack) -> None:
-        os.environ.update(deployed.function_environment)
-        handler.reset()
 
     def child(self, *args: str, env: dict[str, str]) -> dict[str, Any]:
         result = subprocess.run(
@@ -172,7 +167,7 @@ class Bench:
         def ours(record: dict[str, Any]) -> None:
             handler.lambda_handler(s3_event(record), LocalContext())
 
-        self.use_function_environment(deployed)
+        stack.use_function_environment(deployed)
         ours(self.upload(deployed, "uploads/warm-a.jpg", self.known("warm a", 50_000)))  # warm both paths
         naive(self.upload(deployed, "uploads/warm-b.jpg", self.known("warm b", 50_000)))
         timings: dict[str, list[float]] = {"naive": [], "ours": []}
@@ -207,7 +202,7 @@ class Bench:
         count, latency = (4, 0.05) if self.quick else (40, 0.3)
         with UpstreamEmulator(self.recognizer, [API_KEY], max_rps=2) as limited:
             deployed = self.deploy("bench-throughput", limited, OCR_MAX_RPS="2")
-            self.use_function_environment(deployed)
+            stack.use_function_environment(deployed)
             records = []
             for i in range(count):
                 body = self.known(f"throughput {i}", 20_000)

@@ -12,6 +12,7 @@ import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
 
@@ -80,3 +81,22 @@ def _post(endpoint: str, path: str, document: dict[str, object]) -> None:
 
 def session() -> boto3.session.Session:
     return boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION", REGION))
+
+
+def read_queue(sqs: Any, queue_url: str, *, visibility_timeout: int = 60) -> list[dict[str, Any]]:
+    """Every message now in the queue (body parsed as JSON, message attributes), in batches of
+    ten until the queue answers none. The messages stay in the queue; they are hidden for
+    `visibility_timeout` seconds, so each is read once."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=visibility_timeout,
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(
+            {"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in batch
+        )

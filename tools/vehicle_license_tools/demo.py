@@ -7,7 +7,6 @@ delivered to the real handler, with the function's environment as the template d
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -104,9 +103,8 @@ def _run(
     with aws.emulated_aws() as endpoint, UpstreamEmulator(recognizer, [DEMO_API_KEY]) as upstream:
         session = aws.session()
         say(f"vehicle-license-intake demo: the real pipeline on an embedded AWS (moto at {endpoint})")
-        deployed = stack.deploy(session, stack_name="vli-demo", parameters={"OcrEndpointUrl": upstream.url})
-        session.client("secretsmanager").put_secret_value(
-            SecretId=deployed.secret_id, SecretString=json.dumps({"api_key": DEMO_API_KEY})
+        deployed = stack.deploy_with_upstream(
+            session, stack_name="vli-demo", upstream_url=upstream.url, api_key=DEMO_API_KEY
         )
         say(
             f"  template.yaml deployed as stack {deployed.name}: bucket {deployed.bucket}, table {deployed.table}"
@@ -124,8 +122,7 @@ def _run(
 
         from vehicle_license_intake import handler
 
-        os.environ.update(deployed.function_environment)
-        handler.reset()
+        stack.use_function_environment(deployed)
         notifier = S3Notifier(session.client("s3"), deployed.bucket, handler.lambda_handler)
         deliveries: list[tuple[Path, Delivery | None]] = []
         for image in images:
@@ -158,7 +155,7 @@ def _run(
                     "item": plain(item) if item else None,
                 }
             )
-        dead_letters = _drain(session.client("sqs"), deployed.dead_letter_queue_url)
+        dead_letters = aws.read_queue(session.client("sqs"), deployed.dead_letter_queue_url)
         report = DemoReport(
             uploads,
             dead_letters,
@@ -171,17 +168,6 @@ def _run(
         if keep:
             _keep_running(deployed, endpoint, say, wait_forever)
     return report
-
-
-def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """Read (and leave) every message: the demo's queue is gone when the demo ends anyway."""
-    response = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
-    )
-    return [
-        {"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})}
-        for m in response.get("Messages", [])
-    ]
 
 
 def print_report(report: DemoReport, say: Callable[..., None], show_personal_data: bool) -> None:

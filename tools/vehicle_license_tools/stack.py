@@ -157,6 +157,34 @@ def deploy(
     return stack
 
 
+def deploy_with_upstream(
+    session: boto3.session.Session,
+    *,
+    stack_name: str,
+    upstream_url: str,
+    api_key: str,
+    parameters: Mapping[str, str] | None = None,
+) -> LocalStack:
+    """What every local run does first: deploy the template with the function pointed at a
+    local upstream, and put that upstream's key into the stack's secret."""
+    deployed = deploy(
+        session, stack_name=stack_name, parameters={"OcrEndpointUrl": upstream_url, **(parameters or {})}
+    )
+    session.client("secretsmanager").put_secret_value(
+        SecretId=deployed.secret_id, SecretString=json.dumps({"api_key": api_key})
+    )
+    return deployed
+
+
+def use_function_environment(deployed: LocalStack, **overrides: str) -> None:
+    """This process becomes the function: the template's environment (with overrides) is set,
+    and the handler forgets any pipeline configured before."""
+    from vehicle_license_intake import handler
+
+    os.environ.update({**deployed.function_environment, **overrides})
+    handler.reset()
+
+
 def fill_gaps(session: boto3.session.Session, stack: LocalStack, resolve: Any) -> list[str]:
     """Create what moto's CloudFormation ignored, from the translated template. What was filled."""
     filled: list[str] = []
