@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vehicle_license_intake.app import build_pipeline
-from vehicle_license_intake.config import Settings
+from vehicle_license_intake.config import ConfigError, Settings
 from vehicle_license_intake.observability import logger, metrics, tracer
 from vehicle_license_intake.pipeline import Pipeline
 
@@ -33,4 +34,9 @@ def reset() -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return pipeline().handle_event(event, context)
+    try:
+        configured = pipeline()
+    except ConfigError:
+        metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
+        raise
+    return configured.handle_event(event, context)

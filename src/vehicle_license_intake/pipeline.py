@@ -85,6 +85,8 @@ class Pipeline:
         for item in uploads_in(event):
             if isinstance(item, Ignored):
                 logger.info("record ignored", extra={"reason": item.reason, "detail": item.detail})
+                # Counted, so an invocation of only ignored records still publishes its metrics.
+                metrics.add_metric(name="RecordsIgnored", unit=MetricUnit.Count, value=1)
                 outcomes.append(Outcome("", Skipped.IGNORED))
                 continue
             logger.append_keys(image_uri=item.image_uri, sequencer=item.sequencer)
