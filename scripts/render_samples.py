@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS
+from vehicle_license_intake.domain.vin import with_check_digit
 from vehicle_license_tools.synthetic import (
     FONT_CANDIDATES,
     MAIN_FIELDS,
     SECONDARY_FIELDS,
     Painter,
     not_a_license,
-    with_check_digit,
 )
 
 LICENSES: dict[str, dict[str, str]] = {

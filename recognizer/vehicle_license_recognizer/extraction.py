@@ -14,61 +14,22 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vehicle_license_intake.domain.fields import LICENSE_FIELDS, MAIN_PAGE_FIELDS, SECONDARY_PAGE_FIELDS
+from vehicle_license_intake.domain.fields import (
+    LICENSE_FIELDS,
+    MAIN_PAGE_FIELDS,
+    SECONDARY_PAGE_FIELDS,
+    is_not_applicable,
+)
 from vehicle_license_intake.domain.plate import normalize_plate, plate_kind
 from vehicle_license_intake.domain.validation import USE_CHARACTERS
 from vehicle_license_intake.domain.vin import VIN_PATTERN
+from vehicle_license_recognizer.form import ENGLISH_LABELS, LABELS, TITLE
 
 Point = tuple[float, float]
 
-# label text -> field, for both pages; older licenses print 注册登记日期.
-LABELS: dict[str, str] = {
-    "号牌号码": "plate_number",
-    "车辆类型": "vehicle_type",
-    "所有人": "owner",
-    "住址": "address",
-    "使用性质": "use_character",
-    "品牌型号": "model",
-    "车辆识别代号": "vin",
-    "发动机号码": "engine_number",
-    "注册日期": "register_date",
-    "注册登记日期": "register_date",
-    "发证日期": "issue_date",
-    "档案编号": "document_id",
-    "核定载人数": "approved_passengers_capacity",
-    "总质量": "total_mass",
-    "整备质量": "curb_weight",
-    "核定载质量": "ratified_load_capacity",
-    "外廓尺寸": "gabarite",
-    "准牵引总质量": "traction_mass",
-    "备注": "remarks",
-    "检验记录": "inspection_record",
-}
 # Fields that tell the pages apart (the plate and the authority's seal say nothing).
 MAIN_ONLY = frozenset(MAIN_PAGE_FIELDS) - {"plate_number", "license_issuing_authority"}
 SECONDARY_ONLY = frozenset(SECONDARY_PAGE_FIELDS) - {"plate_number"}
-ENGLISH_LABELS = (
-    "plate no",
-    "vehicle type",
-    "owner",
-    "address",
-    "use character",
-    "model",
-    "vin",
-    "engine no",
-    "register date",
-    "issue date",
-    "file no",
-    "approved passengers",
-    "gross mass",
-    "unladen mass",
-    "approved load",
-    "overall dimension",
-    "traction mass",
-    "note",
-    "inspection record",
-)
-TITLE = "中华人民共和国机动车行驶证"
 NOT_APPLICABLE_FIELDS = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 ROW_TOLERANCE = 1.3  # label heights
 
@@ -267,7 +228,7 @@ def _any(_: str) -> bool:
 
 def _clean_text(text: str) -> str:
     text = re.sub(r"\s+", "", text).strip(":：")
-    return "" if text in {"-", "--", "—", "——", "/", "无"} else text
+    return "" if is_not_applicable(text) else text
 
 
 _LATIN = str.maketrans({"О": "O", "Ｏ": "O", "：": ":"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TypeVar
 
 DEFAULT_ENDPOINT_URL = "https://v1.apizero.cn/api/ocr-vehicle-license"
@@ -16,42 +16,6 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A variable of the function's environment is missing or invalid; the message names it."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    results_table_name: str
-    dead_letter_queue_url: str
-    api_key_secret_id: str
-    ocr_endpoint_url: str = DEFAULT_ENDPOINT_URL
-    ocr_input_type: str = "base64"
-    ocr_timeout_seconds: float = 15.0
-    ocr_connect_timeout_seconds: float = 3.05
-    ocr_max_attempts: int = 3
-    ocr_max_rps: float = 2.0
-    max_image_bytes: int = 10 * 1024 * 1024
-    ocr_provider: str = "upstream"
-    secret_max_age_seconds: int = 300
-    result_retention_days: int = 0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        return cls(
-            results_table_name=_required(env, "RESULTS_TABLE_NAME"),
-            dead_letter_queue_url=_required(env, "DEAD_LETTER_QUEUE_URL"),
-            api_key_secret_id=_required(env, "API_KEY_SECRET_ID"),
-            ocr_endpoint_url=_optional(env, "OCR_ENDPOINT_URL", DEFAULT_ENDPOINT_URL, _http_url),
-            ocr_input_type=_optional(env, "OCR_INPUT_TYPE", "base64", _one_of(INPUT_TYPES)),
-            ocr_timeout_seconds=_optional(env, "OCR_TIMEOUT_SECONDS", 15.0, _positive(float)),
-            ocr_connect_timeout_seconds=_optional(env, "OCR_CONNECT_TIMEOUT_SECONDS", 3.05, _positive(float)),
-            ocr_max_attempts=_optional(env, "OCR_MAX_ATTEMPTS", 3, _positive(int)),
-            ocr_max_rps=_optional(env, "OCR_MAX_RPS", 2.0, _positive(float)),
-            max_image_bytes=_optional(env, "MAX_IMAGE_BYTES", 10 * 1024 * 1024, _positive(int)),
-            ocr_provider=_optional(env, "OCR_PROVIDER", "upstream", _one_of(PROVIDERS)),
-            secret_max_age_seconds=_optional(env, "SECRET_MAX_AGE_SECONDS", 300, _non_negative_int),
-            result_retention_days=_optional(env, "RESULT_RETENTION_DAYS", 0, _non_negative_int),
-        )
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -101,3 +65,41 @@ def _http_url(raw: str) -> str:
     if not raw.startswith(("https://", "http://")):
         raise ValueError(f"must be an http(s) URL, got {raw!r}")
     return raw
+
+
+def _setting(default: T, parse: Callable[[str], T]) -> T:
+    """A setting's default and how its variable is parsed, written once."""
+    return field(default=default, metadata={"parse": parse})  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Each field is read from the variable of its name in upper case (SPEC §3); a field without
+    a default is required. Defaults are written here only (template.yaml's parameter defaults are
+    checked against them by the tests)."""
+
+    results_table_name: str
+    dead_letter_queue_url: str
+    api_key_secret_id: str
+    ocr_endpoint_url: str = _setting(DEFAULT_ENDPOINT_URL, _http_url)
+    ocr_input_type: str = _setting("base64", _one_of(INPUT_TYPES))
+    ocr_timeout_seconds: float = _setting(15.0, _positive(float))
+    ocr_connect_timeout_seconds: float = _setting(3.05, _positive(float))
+    ocr_max_attempts: int = _setting(3, _positive(int))
+    ocr_max_rps: float = _setting(2.0, _positive(float))
+    max_image_bytes: int = _setting(10 * 1024 * 1024, _positive(int))
+    ocr_provider: str = _setting("upstream", _one_of(PROVIDERS))
+    secret_max_age_seconds: int = _setting(300, _non_negative_int)
+    result_retention_days: int = _setting(0, _non_negative_int)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for setting in fields(cls):
+            name = setting.name.upper()
+            if setting.default is MISSING:
+                values[setting.name] = _required(env, name)
+            else:
+                values[setting.name] = _optional(env, name, setting.default, setting.metadata["parse"])
+        return cls(**values)  # type: ignore[arg-type]

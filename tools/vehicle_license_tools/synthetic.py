@@ -17,7 +17,8 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS, MAIN_PAGE_FIELDS, SECONDARY_PAGE_FIELDS
-from vehicle_license_intake.domain.vin import check_digit
+from vehicle_license_intake.domain.vin import MODEL_YEAR_CODES, with_check_digit
+from vehicle_license_recognizer.form import MAIN_PAGE_ROWS, SECONDARY_PAGE_ROWS, TITLE, FormLabel
 
 SUBSET_FONT = Path(__file__).resolve().parent / "fonts" / "wqy-microhei-subset.ttf"
 FONT_CANDIDATES = (
@@ -30,10 +31,6 @@ PHOTO = (1600, 1200)
 INK = (25, 25, 30)
 LABEL_INK = (60, 70, 80)
 SEAL_RED = (205, 30, 35)
-
-
-def with_check_digit(vin: str) -> str:
-    return vin[:8] + check_digit(vin[:8] + "0" + vin[9:]) + vin[9:]
 
 
 MAIN_FIELDS, SECONDARY_FIELDS = MAIN_PAGE_FIELDS, SECONDARY_PAGE_FIELDS
@@ -97,43 +94,16 @@ class Painter:
     def main_page(self, data: dict[str, str], rng: random.Random) -> Image.Image:
         card = self.card((224, 236, 232), rng)
         draw = ImageDraw.Draw(card)
-        title = "中华人民共和国机动车行驶证"
         font = self.font(56)
-        draw.text(((CARD[0] - draw.textlength(title, font=font)) / 2, 40), title, font=font, fill=INK)
-        rows = [
-            [("号牌号码", "Plate No.", "plate_number"), ("车辆类型", "Vehicle Type", "vehicle_type")],
-            [("所有人", "Owner", "owner")],
-            [("住址", "Address", "address")],
-            [("使用性质", "Use Character", "use_character"), ("品牌型号", "Model", "model")],
-            [("车辆识别代号", "VIN", "vin")],
-            [("发动机号码", "Engine No.", "engine_number")],
-            [("注册日期", "Register Date", "register_date"), ("发证日期", "Issue Date", "issue_date")],
-        ]
-        self._rows(draw, rows, data, top=150)
+        draw.text(((CARD[0] - draw.textlength(TITLE, font=font)) / 2, 40), TITLE, font=font, fill=INK)
+        self._rows(draw, MAIN_PAGE_ROWS, data, top=150)
         self.seal(card, (230, 760), data["license_issuing_authority"])
         return card
 
     def secondary_page(self, data: dict[str, str], rng: random.Random) -> Image.Image:
         card = self.card((236, 236, 226), rng)
         draw = ImageDraw.Draw(card)
-        rows = [
-            [("号牌号码", "Plate No.", "plate_number"), ("档案编号", "File No.", "document_id")],
-            [
-                ("核定载人数", "Approved Passengers", "approved_passengers_capacity"),
-                ("总质量", "Gross Mass", "total_mass"),
-            ],
-            [
-                ("整备质量", "Unladen Mass", "curb_weight"),
-                ("核定载质量", "Approved Load", "ratified_load_capacity"),
-            ],
-            [
-                ("外廓尺寸", "Overall Dimension", "gabarite"),
-                ("准牵引总质量", "Traction Mass", "traction_mass"),
-            ],
-            [("备注", "Note", "remarks")],
-            [("检验记录", "Inspection Record", "inspection_record")],
-        ]
-        self._rows(draw, rows, data, top=60)
+        self._rows(draw, SECONDARY_PAGE_ROWS, data, top=60)
         for x in range(80, 700, 6):  # barcode
             if rng.random() < 0.6:
                 draw.rectangle([x, 840, x + rng.choice((2, 3, 4)), 915], fill=INK)
@@ -142,18 +112,15 @@ class Painter:
     def _rows(
         self,
         draw: ImageDraw.ImageDraw,
-        rows: list[list[tuple[str, str, str]]],
+        rows: tuple[tuple[FormLabel, ...], ...],
         data: dict[str, str],
         top: int,
     ) -> None:
         for index, row in enumerate(rows):
             y = top + index * 108
-            for column, (label, english, name) in enumerate(row):
+            for column, label in enumerate(row):
                 x = 60 + column * 680
-                value = data[name]
-                if name == "vin":
-                    value = " ".join(value[i : i + 1] for i in range(len(value))).replace(" ", "")
-                self.field(draw, x, y, label, english, value)
+                self.field(draw, x, y, label.chinese, label.english, data[label.field])
 
     def photo(
         self, cards: list[Image.Image], rng: random.Random, size: tuple[int, int] = PHOTO
@@ -243,7 +210,6 @@ USES = ("非营运", "非营运", "非营运", "出租客运", "租赁", "货运
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ".replace("Q", "")
 VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
-YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
 
 
 def random_plate(rng: random.Random, province: str, kind: str) -> str:
@@ -316,7 +282,9 @@ def random_license(rng: random.Random) -> dict[str, str]:
     )
     register = (rng.randint(2008, 2025), rng.randint(1, 12), rng.randint(1, 28))
     year_code = (
-        YEAR_CODES[(register[0] - 1980) % 30] if rng.random() < 0.9 else YEAR_CODES[(register[0] - 1981) % 30]
+        MODEL_YEAR_CODES[(register[0] - 1980) % 30]
+        if rng.random() < 0.9
+        else MODEL_YEAR_CODES[(register[0] - 1981) % 30]
     )
     vin = (
         "L"
@@ -484,5 +452,11 @@ def characters() -> str:
     import inspect
     import sys
 
-    source = inspect.getsource(sys.modules[__name__])
+    printed_labels = "".join(
+        label.chinese + label.english
+        for rows in (MAIN_PAGE_ROWS, SECONDARY_PAGE_ROWS)
+        for row in rows
+        for label in row
+    )
+    source = inspect.getsource(sys.modules[__name__]) + TITLE + printed_labels
     return "".join(sorted({c for c in source if ord(c) > 127} | {chr(c) for c in range(32, 127)}))

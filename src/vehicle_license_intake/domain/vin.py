@@ -15,7 +15,8 @@ _TRANSLITERATION: dict[str, int] = {
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
 _WEIGHTS: tuple[int, ...] = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
-_MODEL_YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
+# Position 10: the model year, in a 30-year cycle from 1980 (A) (letters I, O, Q, U, Z and 0 unused).
+MODEL_YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
 
 # Single characters OCR commonly reads in place of another (DOMAIN.md), read -> could be.
 OCR_CONFUSIONS: dict[str, tuple[str, ...]] = {
@@ -52,13 +53,18 @@ def check_digit(vin: str) -> str:
     return "X" if remainder == 10 else str(remainder)
 
 
+def with_check_digit(vin: str) -> str:
+    """The VIN with position 9 set to the check digit its other 16 characters call for."""
+    return vin[:8] + check_digit(vin[:8] + "0" + vin[9:]) + vin[9:]
+
+
 def has_valid_check_digit(vin: str) -> bool:
     return is_well_formed(vin) and vin[8] == check_digit(vin)
 
 
 def model_year_candidates(vin: str) -> tuple[int, int] | None:
     """Position 10 repeats every 30 years: both possible years, or None if it is no year code."""
-    index = _MODEL_YEAR_CODES.find(vin[9]) if len(vin) >= 10 else -1
+    index = MODEL_YEAR_CODES.find(vin[9]) if len(vin) >= 10 else -1
     if index < 0:
         return None
     return 1980 + index, 2010 + index
