@@ -19,8 +19,9 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.local-installed
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
-demo: $(VENV)/.local-installed  ## the main job, offline: make demo ARGS="--image my.jpg"
-	$(BIN)/vehicle-license-intake demo $(ARGS)
+# IMAGE is one path, spaces allowed: make demo IMAGE="my photo.jpg"; ARGS passes other options.
+demo: $(VENV)/.local-installed  ## the main job, offline: make demo [IMAGE="my photo.jpg"] [ARGS=--keep]
+	$(BIN)/vehicle-license-intake demo $(if $(IMAGE),--image "$(IMAGE)") $(ARGS)
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
