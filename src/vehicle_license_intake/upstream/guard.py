@@ -1,0 +1,298 @@
+"""Upstream protection shared by every instance of the function (SPEC §9): the fleet-wide rate,
+the daily quota and the circuit breaker, kept in a small DynamoDB control table so that all
+concurrent instances see the same state.
+
+- Rate: the times of the last `UPSTREAM_MAX_RPS` calls live in one item; a call takes the next
+  slot that keeps every window of one second (plus a margin for the time a request takes to
+  arrive) within the limit, by a conditional write on the item's version, and sleeps until then.
+- Quota: one counter per calendar day in China Standard Time (UTC+8), incremented before each call
+  only while it is below `UPSTREAM_DAILY_QUOTA`; the counter expires with the table's TTL.
+- Breaker: consecutive transient failures (and every 429, the upstream's own "too many") are
+  counted; at the threshold the breaker opens for a cool-down; after it, exactly one instance wins
+  the probe (a conditional write), and only its success closes the breaker again.
+
+Without a control table (`CONTROL_TABLE_NAME` unset) the guard is the per-instance rate limiter of
+`rate_limit.py` alone, as SPEC §3 describes `OCR_MAX_RPS`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from vehicle_license_intake.ports import Deadline
+from vehicle_license_intake.upstream.errors import UpstreamOutOfTime
+from vehicle_license_intake.upstream.rate_limit import RATE_WINDOW_MARGIN_SECONDS, RateLimiter
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+RATE_KEY = "upstream#rate"
+BREAKER_KEY = "upstream#breaker"
+QUOTA_KEY_PREFIX = "upstream#quota#"
+# How long a probe may take before another instance may probe instead.
+PROBE_LEASE_SECONDS = 60.0
+# A held call is tried again no sooner than this.
+MIN_RETRY_SECONDS = 5.0
+_MAX_SLOT_RETRIES = 50
+
+
+class UpstreamHeld(Exception):
+    """No upstream call may be made now (quota spent or breaker open): not a failure of this
+    upload. `retry_after` is when it is worth trying again (epoch seconds)."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(f"upstream held back: {reason}")
+        self.reason = reason  # "quota" or "breaker"
+        self.retry_after = retry_after
+
+
+class CallPermit(Protocol):
+    """What the client reports back after the call a guard allowed."""
+
+    def succeeded(self) -> None: ...
+
+    def failed(self, *, transient: bool, rate_limited: bool) -> None: ...
+
+
+class UpstreamGuard(Protocol):
+    def admit(self, deadline: Deadline) -> CallPermit: ...
+
+
+@dataclass
+class _NoReport:
+    def succeeded(self) -> None:
+        return None
+
+    def failed(self, *, transient: bool, rate_limited: bool) -> None:
+        return None
+
+
+class LocalGuard:
+    """One instance's rate limiter, nothing shared (no control table)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+
+    def admit(self, deadline: Deadline) -> CallPermit:
+        self._limiter.acquire(deadline)
+        return _NoReport()
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    max_rps: float
+    daily_quota: int = 0  # 0: unlimited
+    breaker_threshold: int = 5  # consecutive transient failures that open the breaker
+    breaker_cooldown_seconds: float = 60.0
+    hold_on_open_breaker: bool = True  # False on the direct S3 -> Lambda path (SPEC §9)
+    margin_seconds: float = RATE_WINDOW_MARGIN_SECONDS
+
+
+class FleetGuard:
+    """The DynamoDB control table adapter of UpstreamGuard."""
+
+    def __init__(
+        self,
+        table: Any,
+        settings: GuardSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self._table = table
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+        self._on_event = on_event or (lambda _: None)
+        self._window = (1.0 if settings.max_rps >= 1 else 1.0 / settings.max_rps) + settings.margin_seconds
+        self._capacity = max(1, int(settings.max_rps))
+
+    def with_breaker_holding(self, hold: bool) -> FleetGuard:
+        """The same guard, holding calls back on an open breaker or not (the path decides)."""
+        settings = GuardSettings(**{**self._settings.__dict__, "hold_on_open_breaker": hold})
+        return FleetGuard(
+            self._table, settings, clock=self._clock, sleep=self._sleep, on_event=self._on_event
+        )
+
+    # -- admission --------------------------------------------------------------------------
+    def admit(self, deadline: Deadline) -> CallPermit:
+        probe = self._check_breaker()
+        self._count_against_quota()
+        self._wait_for_slot(deadline)
+        return _Permit(self, probe)
+
+    def _check_breaker(self) -> str | None:
+        """None when closed (or not holding); the probe token when this call is the probe."""
+        item = self._get(BREAKER_KEY)
+        if not item or item.get("state") != "open":
+            return None
+        now = self._clock()
+        open_until = float(item.get("open_until", 0))
+        if not self._settings.hold_on_open_breaker:
+            return None
+        if now < open_until:
+            raise UpstreamHeld("breaker", max(open_until, now + MIN_RETRY_SECONDS))
+        token = uuid.uuid4().hex
+        try:
+            self._table.update_item(
+                Key={"pk": BREAKER_KEY},
+                UpdateExpression="SET probe_token = :token, probe_until = :until",
+                ConditionExpression="#state = :open AND (attribute_not_exists(probe_until) OR probe_until < :now)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":token": token,
+                    ":until": _decimal(now + PROBE_LEASE_SECONDS),
+                    ":now": _decimal(now),
+                    ":open": "open",
+                },
+            )
+        except ClientError as error:
+            if not _conditional(error):
+                raise
+            raise UpstreamHeld("breaker", now + MIN_RETRY_SECONDS) from None
+        self._on_event("probe")
+        return token
+
+    def _count_against_quota(self) -> None:
+        quota = self._settings.daily_quota
+        if quota <= 0:
+            return
+        now = self._clock()
+        day = datetime.fromtimestamp(now, CHINA_STANDARD_TIME)
+        next_day = (day + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            self._table.update_item(
+                Key={"pk": f"{QUOTA_KEY_PREFIX}{day.date().isoformat()}"},
+                UpdateExpression="ADD used :one SET expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression="attribute_not_exists(used) OR used < :quota",
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":quota": quota,
+                    ":expires": int(next_day.timestamp()) + 86400 * 7,
+                },
+            )
+        except ClientError as error:
+            if not _conditional(error):
+                raise
+            self._on_event("quota_exhausted")
+            raise UpstreamHeld("quota", next_day.timestamp()) from None
+
+    def _wait_for_slot(self, deadline: Deadline) -> None:
+        for _ in range(_MAX_SLOT_RETRIES):
+            item = self._get(RATE_KEY) or {}
+            version = int(item.get("version", 0))
+            slots = sorted(float(s) for s in item.get("slots", []))[-self._capacity :]
+            now = self._clock()
+            slot = now if len(slots) < self._capacity else max(now, slots[0] + self._window)
+            wait = slot - now
+            if wait > deadline.remaining_seconds():
+                raise UpstreamOutOfTime("no time left to wait for the fleet's rate limit", code="OUT_OF_TIME")
+            kept = [*slots[1:], slot] if len(slots) >= self._capacity else [*slots, slot]
+            try:
+                self._table.put_item(
+                    Item={"pk": RATE_KEY, "slots": [_decimal(s) for s in kept], "version": version + 1},
+                    ConditionExpression="attribute_not_exists(pk) OR version = :version",
+                    ExpressionAttributeValues={":version": version},
+                )
+            except ClientError as error:
+                if not _conditional(error):
+                    raise
+                continue  # another instance took a slot meanwhile: look again
+            if wait > 0:
+                self._sleep(wait)
+            return
+        raise UpstreamOutOfTime("the fleet's rate limit is contended beyond reason", code="OUT_OF_TIME")
+
+    # -- the breaker's bookkeeping ----------------------------------------------------------
+    def _record_success(self, probe: str | None) -> None:
+        try:
+            self._table.update_item(
+                Key={"pk": BREAKER_KEY},
+                UpdateExpression="SET #state = :closed, failures = :zero REMOVE probe_token, probe_until, open_until",
+                ConditionExpression="failures > :zero OR #state = :open",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":closed": "closed", ":zero": 0, ":open": "open"},
+            )
+        except ClientError as error:
+            if not _conditional(error):
+                raise
+            return  # already closed and clean: nothing to write
+        if probe is not None:
+            self._on_event("closed")
+
+    def _record_failure(self, probe: str | None, *, transient: bool, rate_limited: bool) -> None:
+        if not transient:
+            return  # the upstream answered (4015, 5030, 5021...): it is up
+        response = self._table.update_item(
+            Key={"pk": BREAKER_KEY},
+            UpdateExpression="ADD failures :one",
+            ExpressionAttributeValues={":one": 1},
+            ReturnValues="ALL_NEW",
+        )
+        failures = int(response["Attributes"].get("failures", 0))
+        if probe is None and not rate_limited and failures < self._settings.breaker_threshold:
+            return
+        now = self._clock()
+        self._table.update_item(
+            Key={"pk": BREAKER_KEY},
+            UpdateExpression="SET #state = :open, open_until = :until, opened_at = :now REMOVE probe_token, probe_until",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":open": "open",
+                ":until": _decimal(now + self._settings.breaker_cooldown_seconds),
+                ":now": _decimal(now),
+            },
+        )
+        self._on_event("opened")
+
+    # -- reading ----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """What an operator wants to see: breaker, today's quota use, the rate's last slots."""
+        breaker = self._get(BREAKER_KEY) or {}
+        day = datetime.fromtimestamp(self._clock(), CHINA_STANDARD_TIME).date().isoformat()
+        quota = self._get(f"{QUOTA_KEY_PREFIX}{day}") or {}
+        return {
+            "breaker": str(breaker.get("state", "closed")),
+            "breaker_open_until": _iso(breaker.get("open_until")),
+            "consecutive_failures": int(breaker.get("failures", 0)),
+            "quota_day": day,
+            "quota_used": int(quota.get("used", 0)),
+            "daily_quota": self._settings.daily_quota,
+        }
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+
+@dataclass
+class _Permit:
+    guard: FleetGuard
+    probe: str | None
+
+    def succeeded(self) -> None:
+        self.guard._record_success(self.probe)
+
+    def failed(self, *, transient: bool, rate_limited: bool) -> None:
+        self.guard._record_failure(self.probe, transient=transient, rate_limited=rate_limited)
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(str(round(value, 3)))
+
+
+def _iso(epoch: Any) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _conditional(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
