@@ -23,7 +23,7 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.local-installed
 demo: $(VENV)/.local-installed  ## the main job, offline: make demo [IMAGE="my photo.jpg"] [ARGS=--keep]
 	$(BIN)/vehicle-license-intake demo $(if $(IMAGE),--image "$(IMAGE)") $(ARGS)
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed wheelhouse
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
@@ -43,7 +43,7 @@ requirements: $(BIN)/python
 samples: $(VENV)/.dev-installed  ## needs a CJK font: apt-get install fonts-wqy-microhei
 	$(BIN)/python scripts/render_samples.py
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed wheelhouse
 	$(BIN)/python benchmarks/run.py
 
 bench-recognizer: $(VENV)/.dev-installed  ## accuracy, speed, memory of the offline recognizer (200+ images)
@@ -51,6 +51,21 @@ bench-recognizer: $(VENV)/.dev-installed  ## accuracy, speed, memory of the offl
 
 serve: $(VENV)/.local-installed  ## the offline recognizer behind the upstream's HTTP contract
 	$(BIN)/vehicle-license-intake serve $(ARGS)
+
+.PHONY: wheelhouse artifact
+WHEELHOUSE := .wheelhouse
+ARTIFACT ?= .aws-sam/artifact
+
+# The function's wheels for python3.13/arm64 (and the benchmarks' variants), downloaded once:
+# the only step that uses the network. The artifact test and `make bench` build offline from it.
+$(WHEELHOUSE)/.complete: pyproject.toml src/requirements.txt | $(BIN)/python
+	$(BIN)/python scripts/build_function.py --download --wheelhouse $(WHEELHOUSE)
+	touch $@
+
+wheelhouse: $(WHEELHOUSE)/.complete
+
+artifact: $(WHEELHOUSE)/.complete  ## the function's zip content as `sam build` makes it, with its size
+	$(BIN)/python scripts/build_function.py $(ARTIFACT) --clean --wheelhouse $(WHEELHOUSE)
 
 build:  ## optional: needs the SAM CLI and python3.13 (see README)
 	sam build --template template.yaml
