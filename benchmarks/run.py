@@ -2,8 +2,9 @@
 package size, each measured in the same run as its reference. Prints one table and writes it to
 benchmarks/results.md. `--quick` runs tiny sizes (the test suite does, so the scripts cannot rot).
 
-Everything runs offline: moto served on 127.0.0.1, the upstream emulator on 127.0.0.1. Only the
-package-size measurement downloads wheels from PyPI (skipped with --quick).
+Everything runs offline: moto served on 127.0.0.1, the upstream emulator on 127.0.0.1. The
+package-size measurement builds the function's zip from the wheelhouse that `make wheelhouse`
+downloads (skipped with --quick), and imports its handler with python3.13 when there is one.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ os.environ.update(
     POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_TRACE_DISABLED="true"
 )
 
-from sizes import install_for_lambda, zip_size
+from sizes import (
+    RUNTIME_PYTHON,
+    VARIANTS,
+    Artifact,
+    import_seconds,
+    lambda_python,
+    median_ms,
+    runtime_sdk,
+    zip_size,
+)
 from vehicle_license_intake import handler
 from vehicle_license_tools import aws, stack
 from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
@@ -43,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).resolve().parent / "child.py"
 API_KEY = "bench-key"
 FIELDS = json.loads((ROOT / "samples" / "main-page.json").read_text(encoding="utf-8"))["fields"]
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py")
+WHEELHOUSE = ROOT / ".wheelhouse"
 
 
 @dataclass
@@ -120,7 +130,7 @@ class Bench:
             h, f = statistics.median(handler_s[mode]), statistics.median(first_s[mode])
             self.rows.append(
                 Row(
-                    f"cold start, {mode}: import handler",
+                    f"cold start, {mode}: import handler (dev venv, X-Ray SDK installed)",
                     f"{h * 1000:.0f} ms",
                     f"import boto3 {b * 1000:.0f} ms",
                     f"{h / b:.2f}x",
@@ -294,37 +304,84 @@ class Bench:
             )
         )
 
-    # -- 5. package size ---------------------------------------------------------------------
+    # -- 5. package size, and the cold start of what ships ------------------------------------
     def package_size(self) -> None:
+        """The function's zip built as `sam build` does (scripts/build_function.py, offline from the
+        wheelhouse) in three variants, and python3.13 importing the handler from (a) and (b)."""
+        if self.quick:
+            with tempfile.TemporaryDirectory() as folder:
+                target = Path(folder) / "package"
+                shutil.copytree(
+                    ROOT / "src" / "vehicle_license_intake",
+                    target / "vehicle_license_intake",
+                    ignore=shutil.ignore_patterns("__pycache__"),
+                )
+                own = zip_size(target)
+            self.rows.append(Row("package: own code (zip)", f"{own / 1e6:.2f} MB", "-", "-", "report", "-"))
+            return
+        if not any(WHEELHOUSE.glob("*.whl")):
+            raise SystemExit(f"no wheels in {WHEELHOUSE}: run `make wheelhouse`")
         with tempfile.TemporaryDirectory() as folder:
-            target = Path(folder) / "package"
-            shutil.copytree(
-                ROOT / "src" / "vehicle_license_intake",
-                target / "vehicle_license_intake",
-                ignore=shutil.ignore_patterns("__pycache__", "local"),
-            )
-            own = zip_size(target)
-            if self.quick:
+            artifacts = {v: Artifact.build(v, Path(folder) / v, WHEELHOUSE) for v in VARIANTS}
+            sizes = {v: artifact.sizes() for v, artifact in artifacts.items()}
+            before = sizes["b"][1]
+            for variant, (unzipped, zipped) in sizes.items():
+                shipped = variant == "a"
                 self.rows.append(
-                    Row("package: own code (zip)", f"{own / 1e6:.2f} MB", "-", "-", "report", "-")
+                    Row(
+                        f"package ({variant}): {artifacts[variant].label}",
+                        f"{zipped / 1e6:.1f} MB zip, {unzipped / 1e6:.1f} MB unzipped",
+                        f"(b) {before / 1e6:.1f} MB zip" if shipped else "-",
+                        f"{zipped / before:.2f}x" if shipped else "-",
+                        "lean (< 5 MB zip)" if shipped else "report",
+                        ("yes" if zipped < 5e6 else "no") if shipped else "-",
+                    )
+                )
+            python = lambda_python()
+            if python is None:
+                self.rows.append(
+                    Row("cold start from the zip", f"no python{RUNTIME_PYTHON} here", "-", "-", "-", "-")
                 )
                 return
-            install_for_lambda(target, "-r", str(ROOT / "src" / "requirements.txt"))
-            with_sdk = zip_size(target)
-            for name in RUNTIME_PROVIDED:
-                for path in target.glob(f"{name}*"):
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
-            without = zip_size(target)
-        self.rows.append(
-            Row(
-                "package: function zip without the AWS SDK",
-                f"{without / 1e6:.1f} MB",
-                f"as sam build makes it {with_sdk / 1e6:.1f} MB",
-                "-",
-                "lean (< 50 MB zip)",
-                "yes" if without < 50e6 else "no",
+            self.artifact_cold_start(python, artifacts, Path(folder))
+
+    def artifact_cold_start(self, python: str, artifacts: dict[str, Artifact], folder: Path) -> None:
+        """Median of interleaved fresh python3.13 processes importing the handler from the task root
+        (no bytecode: sam ships none and /var/task is read-only), the runtime's SDK behind it."""
+        runs = 7
+        runtime = runtime_sdk(folder / "runtime", python)
+        compiled = artifacts["a"].precompiled(folder / "a-compiled", python)
+        cases = {
+            f"({v}), tracing {mode}": (artifacts[v], disabled)
+            for v in ("a", "b")
+            for mode, disabled in (("on", "false"), ("off", "true"))
+        }
+        cases["(a) with bytecode compiled for 3.13, tracing on"] = (compiled, "false")
+        boto3_s: list[float] = []
+        handler_s: dict[str, list[float]] = {case: [] for case in cases}
+        xray: dict[str, bool] = {}
+        for _ in range(runs):
+            boto3_s.append(import_seconds(python, [runtime], "boto3", {})[0])
+            for case, (artifact, disabled) in cases.items():
+                env = {"LAMBDA_TASK_ROOT": str(artifact.folder), "POWERTOOLS_TRACE_DISABLED": disabled}
+                seconds, xray[case] = import_seconds(
+                    python, [artifact.folder, runtime], "vehicle_license_intake.handler", env
+                )
+                handler_s[case].append(seconds)
+        b = median_ms(boto3_s)
+        for case in cases:
+            h = median_ms(handler_s[case])
+            self.rows.append(
+                Row(
+                    f"cold start from the zip {case}: import handler (python{RUNTIME_PYTHON}"
+                    f"{', X-Ray SDK imported' if xray[case] else ''})",
+                    f"{h:.0f} ms",
+                    f"import boto3 {b:.0f} ms",
+                    f"{h / b:.2f}x",
+                    "<= 1.5x",
+                    "yes" if h / b <= 1.5 else "no",
+                )
             )
-        )
 
 
 def render(rows: list[Row], seconds: float, quick: bool) -> str:
