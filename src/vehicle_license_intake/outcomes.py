@@ -40,18 +40,36 @@ class ErrorSource(StrEnum):
     LOCAL = "local"  # this function decided (local checks, AWS errors) or the offline recognizer
 
 
+class OutcomeNotStorable(Exception):
+    """The results table refused an outcome's values (DynamoDB's ValidationException: an item too
+    large, a number out of range...) or they could not be serialised. Deterministic: writing the
+    same values again fails the same way, so the pipeline stores a minimal outcome instead of
+    letting Lambda retry the event (and pay the upstream) for nothing. The message never quotes
+    a value."""
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
     """The item's `error` map (SPEC §4). `status` names the kind of failure: the upstream's own
-    status name (UPSTREAM_INVALID, RATE_LIMITED...), REJECTED for a local check, AWS_ERROR."""
+    status name (UPSTREAM_INVALID, RATE_LIMITED...), REJECTED for a local check, AWS_ERROR.
+    `message_truncated` (stored only when true): the message is the beginning of a longer one."""
 
     source: str
     code: int | str
     status: str
     message: str
+    message_truncated: bool = False
 
     def as_item(self) -> dict[str, Any]:
-        return {"source": self.source, "code": self.code, "status": self.status, "message": self.message}
+        item: dict[str, Any] = {
+            "source": self.source,
+            "code": self.code,
+            "status": self.status,
+            "message": self.message,
+        }
+        if self.message_truncated:
+            item["message_truncated"] = True
+        return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ErrorInfo:
@@ -61,7 +79,12 @@ class ErrorInfo:
             code=code if isinstance(code, int) and not isinstance(code, bool) else str(code),
             status=str(item.get("status", "")),
             message=str(item.get("message", "")),
+            message_truncated=item.get("message_truncated") is True,
         )
+
+    def without_message(self) -> ErrorInfo:
+        """The same error with nothing of its message: what is stored when the table refused it."""
+        return ErrorInfo(self.source, self.code, self.status, "", message_truncated=bool(self.message))
 
     @classmethod
     def rejected(cls, code: str, message: str) -> ErrorInfo:
@@ -100,6 +123,10 @@ class PendingOutcome:
             "attempts": self.attempts,
             "failed_at": self.failed_at,
         }
+
+    def minimal(self) -> PendingOutcome:
+        """What can always be stored: the decision without the upstream's words."""
+        return PendingOutcome(self.status, self.error.without_message(), None, self.attempts, self.failed_at)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> PendingOutcome:

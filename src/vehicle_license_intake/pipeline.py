@@ -19,11 +19,19 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from vehicle_license_intake.dead_letters import dead_letter_message
-from vehicle_license_intake.domain import validate_license
+from vehicle_license_intake.domain import license_fields_from, validate_license
+from vehicle_license_intake.domain.validation import RESULT_NOT_STORABLE
 from vehicle_license_intake.events import Ignored, Upload, uploads_in
 from vehicle_license_intake.image_checks import ImageRejected
 from vehicle_license_intake.observability import logger, metrics
-from vehicle_license_intake.outcomes import ErrorInfo, Outcome, PendingOutcome, Skipped, Status
+from vehicle_license_intake.outcomes import (
+    ErrorInfo,
+    Outcome,
+    OutcomeNotStorable,
+    PendingOutcome,
+    Skipped,
+    Status,
+)
 from vehicle_license_intake.ports import (
     Claim,
     ClaimState,
@@ -35,6 +43,7 @@ from vehicle_license_intake.ports import (
 )
 from vehicle_license_intake.results import utc_now_iso
 from vehicle_license_intake.upstream.client import AttemptRecord
+from vehicle_license_intake.upstream.contract import UpstreamRecognition
 from vehicle_license_intake.upstream.errors import UpstreamError, UpstreamRejectedImage
 
 # How long a claim outlives the invocation's own deadline before another may take it.
@@ -151,7 +160,13 @@ class Pipeline:
 
     def _succeeded(self, upload: Upload, claim: Claim, recognition: Recognition) -> Outcome:
         validated = validate_license(
-            recognition.fields, today=self._today(), confidence=recognition.confidence
+            recognition.fields,
+            today=self._today(),
+            confidence=recognition.confidence,
+            # What bounding changed in an answer from outside the contract (FIELD_TRUNCATED...).
+            boundary_reasons=(
+                recognition.review_reasons if isinstance(recognition, UpstreamRecognition) else ()
+            ),
         )
         attributes: dict[str, Any] = {
             "license": recognition.fields,
@@ -219,7 +234,13 @@ class Pipeline:
         attempts: int,
     ) -> Outcome:
         pending = PendingOutcome(status, error, request_id, attempts, failed_at=utc_now_iso(time.time()))
-        if not self.results.record_pending_outcome(upload, claim, pending):
+        try:
+            recorded = self.results.record_pending_outcome(upload, claim, pending)
+        except OutcomeNotStorable as refused:
+            self._note_refused(refused)
+            pending = pending.minimal()
+            recorded = self.results.record_pending_outcome(upload, claim, pending)
+        if not recorded:
             return self._superseded(upload, attempts)
         return self._send_dead_letter_and_finish(upload, claim, pending)
 
@@ -244,9 +265,36 @@ class Pipeline:
     def _finish(
         self, upload: Upload, claim: Claim, status: Status, attributes: dict[str, Any], attempts: int
     ) -> Outcome:
-        if self.results.finish_upload(upload, claim, status, attributes, attempts=attempts):
+        try:
+            finished = self.results.finish_upload(upload, claim, status, attributes, attempts=attempts)
+        except OutcomeNotStorable as refused:
+            # Deterministic: raising would make Lambda retry the event and pay the upstream again
+            # for the same refusal. The outcome is final now, minimal, and says so.
+            self._note_refused(refused)
+            minimal = self._minimal_attributes(status, attributes)
+            finished = self.results.finish_upload(upload, claim, status, minimal, attempts=attempts)
+        if finished:
             return Outcome(upload.image_uri, status, attempts)
         return self._superseded(upload, attempts)
+
+    def _minimal_attributes(self, status: Status, attributes: dict[str, Any]) -> dict[str, Any]:
+        """The outcome without anything the upstream said: always storable, still SPEC §4."""
+        minimal = {name: attributes[name] for name in ("recognized_by",) if name in attributes}
+        if status is Status.SUCCEEDED:
+            return {
+                **minimal,
+                "license": license_fields_from({}),
+                "normalized": validate_license({}, today=self._today()).normalized,
+                "review_reasons": [RESULT_NOT_STORABLE],
+                "needs_review": True,
+            }
+        return {**minimal, "error": ErrorInfo.from_item(attributes["error"]).without_message().as_item()}
+
+    def _note_refused(self, refused: OutcomeNotStorable) -> None:
+        logger.warning(
+            "the table refused the outcome: a minimal one is stored", extra={"reason": str(refused)}
+        )
+        metrics.add_metric(name="OutcomesNotStorable", unit=MetricUnit.Count, value=1)
 
     def _superseded(self, upload: Upload, attempts: int) -> Outcome:
         logger.warning("claim lost to a newer event or an expired lease: outcome not stored")
@@ -272,7 +320,7 @@ class Pipeline:
 
 
 def _error_info(error: UpstreamError, source: str) -> ErrorInfo:
-    return ErrorInfo(source, error.code, error.status, error.message)
+    return ErrorInfo(source, error.code, error.status, error.message, error.message_truncated)
 
 
 def observe_attempt(record: AttemptRecord) -> None:

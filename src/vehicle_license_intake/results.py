@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from vehicle_license_intake.events import Upload
-from vehicle_license_intake.outcomes import FINAL_STATUSES, ErrorInfo, PendingOutcome, Status
+from vehicle_license_intake.outcomes import (
+    FINAL_STATUSES,
+    ErrorInfo,
+    OutcomeNotStorable,
+    PendingOutcome,
+    Status,
+)
 from vehicle_license_intake.ports import Claim, ClaimState
 
 # The item's attributes that belong to the claim, not to the outcome (never read outside here).
 _TOKEN, _OWNER, _LEASE, _PENDING = "claim_token", "claim_owner", "lease_expires_at", "pending_outcome"
+
+# Raised by boto3 before a request is sent, for values DynamoDB cannot hold: an unsupported type
+# (TypeError), a number beyond 38 digits (decimal's ArithmeticError), a lone surrogate
+# (UnicodeError), a parameter outside the API's bounds (ParamValidationError).
+_UNSERIALISABLE = (TypeError, ArithmeticError, UnicodeError, ParamValidationError)
 
 
 def utc_now_iso(now: float) -> str:
@@ -185,12 +197,13 @@ class ResultsTable:
         if attempts or claim.prior_attempts:
             item["attempts"] = claim.prior_attempts + attempts
         try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression="#claim_token = :claim_token",
-                ExpressionAttributeNames={"#claim_token": _TOKEN},
-                ExpressionAttributeValues={":claim_token": claim.token},
-            )
+            with _refusals_as_not_storable("PutItem"):
+                self._table.put_item(
+                    Item=item,
+                    ConditionExpression="#claim_token = :claim_token",
+                    ExpressionAttributeNames={"#claim_token": _TOKEN},
+                    ExpressionAttributeValues={":claim_token": claim.token},
+                )
         except ClientError as error:
             if _is_conditional_failure(error):
                 return False
@@ -222,13 +235,14 @@ class ResultsTable:
         names: dict[str, str] | None = None,
     ) -> bool:
         try:
-            self._table.update_item(
-                Key={"image_uri": upload.image_uri},
-                UpdateExpression=expression,
-                ConditionExpression="#claim_token = :claim_token",
-                ExpressionAttributeNames={**(names or {}), "#claim_token": _TOKEN},
-                ExpressionAttributeValues={**values, ":claim_token": claim.token},
-            )
+            with _refusals_as_not_storable("UpdateItem"):
+                self._table.update_item(
+                    Key={"image_uri": upload.image_uri},
+                    UpdateExpression=expression,
+                    ConditionExpression="#claim_token = :claim_token",
+                    ExpressionAttributeNames={**(names or {}), "#claim_token": _TOKEN},
+                    ExpressionAttributeValues={**values, ":claim_token": claim.token},
+                )
         except ClientError as error:
             if _is_conditional_failure(error):
                 return False
@@ -245,6 +259,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set):
         return [plain(v) for v in value]
     return value
+
+
+@contextmanager
+def _refusals_as_not_storable(operation: str) -> Iterator[None]:
+    """An outcome write the table refuses for its values is OutcomeNotStorable (never retried as
+    it is); a conditional failure or any other AWS error passes through."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            raise OutcomeNotStorable(f"{operation} refused: ValidationException") from None
+        raise
+    except _UNSERIALISABLE as error:
+        # Not chained: boto3's message quotes the value, which may be personal data.
+        raise OutcomeNotStorable(f"{operation} refused: {type(error).__name__}") from None
 
 
 def _is_conditional_failure(error: ClientError) -> bool:

@@ -2,12 +2,26 @@
 
 Every rule here is a review reason, never a rejection: the raw strings are stored untouched
 beside the normalised values, and a reason code's meaning never changes (README lists them).
+
+Codes added for answers outside the upstream's contract (the value in `license` is then not
+exactly what the upstream sent, and the reason says why):
+
+- `FIELD_NOT_TEXT:<field>` — the value was not a string or a number (an object, a list, a
+  boolean); `license` holds "" for it.
+- `FIELD_TRUNCATED:<field>` — the value was longer than any license prints
+  (`fields.FIELD_MAX_CHARS`); `license` holds its first characters.
+- `FIELD_INVALID_TEXT:<field>` — the value held lone UTF-16 surrogates, which cannot be stored;
+  each is replaced by U+FFFD.
+- `NUMBER_OUT_OF_RANGE:<field>` — a number with more digits than any license prints; its
+  normalised value is null.
+- `RESULT_NOT_STORABLE` — the table refused the recognised values; the item keeps the outcome
+  with every field empty, and the image must be looked at again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -62,6 +76,12 @@ MASS_FIELDS: dict[str, str] = {
     "traction_mass": "traction_mass_kg",
 }
 
+# A number on a license (kilograms, millimetres, seats) never has more digits than this; a longer one
+# is not stored (NUMBER_OUT_OF_RANGE), so that `normalized` always fits a DynamoDB number.
+MAX_NUMBER_DIGITS = 9
+# The table refused the recognised values (see the module docstring).
+RESULT_NOT_STORABLE = "RESULT_NOT_STORABLE"
+
 # Below this per-field confidence (offline recognizer only) a field is worth a second look.
 LOW_CONFIDENCE_THRESHOLD = 0.80
 
@@ -98,10 +118,14 @@ def validate_license(
     *,
     today: date,
     confidence: Mapping[str, float] | None = None,
+    boundary_reasons: Iterable[str] = (),
 ) -> ValidatedLicense:
-    """Normalise the upstream's 20 fields and list what a human should check."""
+    """Normalise the upstream's 20 fields and list what a human should check. `boundary_reasons`
+    say what bounding the upstream's values changed (fields.bounded_license_fields); they come first."""
     fields = license_fields_from(raw)
     review = _Review()
+    for reason in boundary_reasons:
+        review.add(reason)
     out: dict[str, Any] = {}
 
     for name in REQUIRED_FIELDS:
@@ -190,7 +214,9 @@ def _normalize_numbers(fields: dict[str, str], out: dict[str, Any], review: _Rev
     text = fields["approved_passengers_capacity"].strip()
     if not is_not_applicable(text):
         match = _PASSENGERS.match(text)
-        if match:
+        if match and _too_long(*match.groups()):
+            review.add("NUMBER_OUT_OF_RANGE:approved_passengers_capacity")
+        elif match:
             out["approved_passengers"] = sum(int(part) for part in match.groups() if part)
         else:
             review.add("NUMBER_INVALID:approved_passengers_capacity")
@@ -201,7 +227,9 @@ def _normalize_numbers(fields: dict[str, str], out: dict[str, Any], review: _Rev
         if is_not_applicable(text):
             continue
         match = _MASS.match(text)
-        if match:
+        if match and _too_long(match.group(1).replace(",", "")):
+            review.add(f"NUMBER_OUT_OF_RANGE:{source}")
+        elif match:
             out[target] = int(match.group(1).replace(",", ""))
         else:
             review.add(f"NUMBER_INVALID:{source}")
@@ -210,10 +238,16 @@ def _normalize_numbers(fields: dict[str, str], out: dict[str, Any], review: _Rev
     text = fields["gabarite"].strip()
     if not is_not_applicable(text):
         match = _GABARITE.match(text)
-        if match:
+        if match and _too_long(*match.groups()):
+            review.add("NUMBER_OUT_OF_RANGE:gabarite")
+        elif match:
             out["length_mm"], out["width_mm"], out["height_mm"] = (int(g) for g in match.groups())
         else:
             review.add("NUMBER_INVALID:gabarite")
+
+
+def _too_long(*digits: str | None) -> bool:
+    return any(part is not None and len(part.lstrip("0")) > MAX_NUMBER_DIGITS for part in digits)
 
 
 def _normalize_inspection(fields: dict[str, str], out: dict[str, Any], review: _Review, today: date) -> None:

@@ -4,16 +4,30 @@ recognizer's `serve` and the contract emulator alike.
 
 The upstream does not document its HTTP status codes, so every outcome is decided by the JSON
 `code` whenever the body is JSON, whatever the HTTP status; a body that is not JSON is transient.
+
+Nothing in an answer is trusted for its type or its size: the code must be an integer (not a
+boolean), messages, statuses and request ids are bounded text, the 20 values become bounded strings
+(domain.fields), `confidence` is kept only as numbers in [0, 1] for the 20 field names, and
+anything else the answer carries is ignored. So a code-0 or 5021 answer always ends in an outcome
+that can be stored, on its first attempt.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from vehicle_license_intake.domain.fields import license_fields_from
+from vehicle_license_intake.domain.fields import (
+    LICENSE_FIELDS,
+    bounded_license_fields,
+    license_fields_from,
+    text_without_surrogates,
+    truncated_text,
+)
 from vehicle_license_intake.ports import Recognition
 from vehicle_license_intake.upstream.errors import (
     UpstreamError,
@@ -30,6 +44,29 @@ from vehicle_license_intake.upstream.errors import (
 ENDPOINT_PATH = "/api/ocr-vehicle-license"
 SUCCESS_CODE = 0
 SUCCESS_MESSAGE = "成功"
+
+# An answer is a few kilobytes; one larger than this is not read to its end (client.py).
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# What is kept of the upstream's words: a message (longer ones are cut and marked), a status name
+# and a request id.
+MAX_MESSAGE_CHARS = 1_000
+MAX_STATUS_CHARS = 64
+MAX_REQUEST_ID_CHARS = 128
+# A code is a small integer (the document's are four digits): anything else is no code at all.
+MAX_CODE = 10**9
+# Integers longer than this are kept as their digits (Python refuses to convert > 4300 digits).
+MAX_INTEGER_DIGITS = 64
+# JSON nested deeper than this (the document needs 3 levels) is replaced by null when the parser
+# cannot descend that far: the answer stays readable, the deep value is simply not text.
+MAX_JSON_DEPTH = 32
+
+
+@dataclass
+class UpstreamRecognition(Recognition):
+    """A code-0 answer after bounding, with a review reason for every value bounding changed
+    (domain.fields: FIELD_NOT_TEXT, FIELD_TRUNCATED, FIELD_INVALID_TEXT)."""
+
+    review_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,7 +90,13 @@ CODES: dict[int, CodeMeaning] = {
 
 
 def error_for_code(
-    code: int, message: str, *, status: str | None, request_id: str | None, http_status: int
+    code: int,
+    message: str,
+    *,
+    status: str | None,
+    request_id: str | None,
+    http_status: int,
+    message_truncated: bool = False,
 ) -> UpstreamError:
     meaning = CODES.get(code)
     if meaning is not None:
@@ -62,7 +105,14 @@ def error_for_code(
         # HTTP-style 5xx codes and the upstream's own undocumented 5xxx codes are server-side.
         server_side = 500 <= code < 600 or 5000 <= code < 6000
         kind = UpstreamTemporaryError if server_side else UpstreamUnexpectedCode
-    return kind(message, code=code, status=status, request_id=request_id, http_status=http_status)
+    return kind(
+        message,
+        code=code,
+        status=status,
+        request_id=request_id,
+        http_status=http_status,
+        message_truncated=message_truncated,
+    )
 
 
 def success_document(
@@ -88,33 +138,33 @@ def error_document(code: int, request_id: str) -> dict[str, Any]:
 
 def parse_response(http_status: int, content: bytes) -> Recognition:
     """Decide an answer by its JSON `code` whatever the HTTP status (SPEC §3)."""
-    try:
-        document: Any = json.loads(content)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    document = read_json(content)
+    if document is NOT_JSON:
         kind = UpstreamRateLimited if http_status == 429 else UpstreamMalformedResponse
         raise kind(
             f"HTTP {http_status} with a body that is not JSON",
             code=http_status,
             http_status=http_status,
-        ) from None
-    if not isinstance(document, Mapping) or not isinstance(document.get("code"), int):
+        )
+    code = document.get("code") if isinstance(document, Mapping) else None
+    if not is_code(code):
         raise UpstreamMalformedResponse(
             f"HTTP {http_status}: JSON without an integer code",
             code=http_status,
             http_status=http_status,
         )
-    code: int = document["code"]
-    request_id = document.get("request_id")
-    request_id = str(request_id) if request_id is not None else None
+    assert isinstance(document, Mapping) and isinstance(code, int)
+    request_id = _request_id(document.get("request_id"))
     if code != SUCCESS_CODE:
-        message = str(document.get("msg") or document.get("message") or "")
-        status = document.get("status")
+        message, truncated = bounded_message(_text(document.get("msg")) or _text(document.get("message")))
+        status = _text(document.get("status"))
         raise error_for_code(
             code,
             message,
-            status=str(status) if status else None,
+            status=truncated_text(status, MAX_STATUS_CHARS)[0] if status else None,
             request_id=request_id,
             http_status=http_status,
+            message_truncated=truncated,
         )
     data = document.get("data")
     if not isinstance(data, Mapping):
@@ -124,9 +174,102 @@ def parse_response(http_status: int, content: bytes) -> Recognition:
             request_id=request_id,
             http_status=http_status,
         )
-    confidence = document.get("confidence")
-    return Recognition(
-        fields=license_fields_from(data),
+    bounded = bounded_license_fields(data)
+    return UpstreamRecognition(
+        fields=bounded.fields,
         request_id=request_id,
-        confidence=dict(confidence) if isinstance(confidence, Mapping) else None,
+        confidence=_confidence(document.get("confidence")),
+        review_reasons=list(bounded.review_reasons),
     )
+
+
+def is_code(value: Any) -> bool:
+    """An integer code (True is an int in Python, not a code), within any plausible range."""
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_CODE < value < MAX_CODE
+
+
+def bounded_message(text: str) -> tuple[str, bool]:
+    """A message that can be stored and sent: no lone surrogates, at most MAX_MESSAGE_CHARS
+    characters; and whether it was cut."""
+    return truncated_text(text_without_surrogates(text)[0], MAX_MESSAGE_CHARS)
+
+
+class _NotJson:
+    pass
+
+
+NOT_JSON: Any = _NotJson()
+
+
+def read_json(content: bytes) -> Any:
+    """The JSON document, or NOT_JSON. Never raises: integers of any length, nesting of any depth
+    and bytes of any encoding end as a document or as NOT_JSON."""
+    try:
+        return json.loads(content, parse_int=_integer)
+    except RecursionError:
+        pass
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return NOT_JSON
+    try:
+        text = content.decode(json.detect_encoding(content), "surrogatepass")
+        return json.loads(_without_deep_values(text, MAX_JSON_DEPTH), parse_int=_integer)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def _integer(digits: str) -> int | str:
+    return int(digits) if len(digits) <= MAX_INTEGER_DIGITS else digits
+
+
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def _without_deep_values(text: str, max_depth: int) -> str:
+    """The JSON text with every array or object nested deeper than `max_depth` replaced by null."""
+    parts: list[str] = []
+    depth = kept_until = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        piece = match.group()
+        if piece[0] == '"':
+            continue
+        if piece in "[{":
+            depth += 1
+            if depth == max_depth + 1:
+                parts.append(text[kept_until : match.start()])
+        else:
+            if depth == max_depth + 1:
+                parts.append("null")
+                kept_until = match.end()
+            depth -= 1
+    parts.append(text[kept_until:])
+    return "".join(parts)
+
+
+def _text(value: Any) -> str:
+    """A string as it is, a number as its decimal text; anything else is no text ("")."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _request_id(value: Any) -> str | None:
+    """The upstream's request id when it is plausibly one; a truncated id would name another."""
+    text = text_without_surrogates(_text(value))[0]
+    return text if text and len(text) <= MAX_REQUEST_ID_CHARS else None
+
+
+def _confidence(value: Any) -> dict[str, float] | None:
+    """Scores in [0, 1] for the 20 field names; everything else the map holds is ignored."""
+    if not isinstance(value, Mapping):
+        return None
+    scores = {
+        name: float(score)
+        for name in LICENSE_FIELDS
+        if isinstance(score := value.get(name), int | float)
+        and not isinstance(score, bool)
+        and math.isfinite(score)
+        and 0.0 <= score <= 1.0
+    }
+    return scores or None

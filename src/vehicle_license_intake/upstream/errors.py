@@ -20,9 +20,11 @@ class UpstreamError(Exception):
         status: str | None = None,
         request_id: str | None = None,
         http_status: int | None = None,
+        message_truncated: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.message_truncated = message_truncated  # the upstream's message was longer
         self.code = code
         self.status = status or self.default_status
         self.request_id = request_id
