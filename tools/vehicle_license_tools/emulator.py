@@ -1,6 +1,7 @@
 """The upstream contract emulator of the tests and the demo: the contract server of `serve`
 (vehicle_license_recognizer.serve) plus what only a test tool needs: scripted replies per image
-(error codes, HTML 502, non-JSON bodies, slow answers) and a record of every call.
+(error codes, HTML 502, non-JSON bodies, slow answers, answers that trickle in a byte at a time)
+and a record of every call.
 
 It never invents a result: its reader is either the offline recognizer or a lookup of
 ground-truth files shipped beside sample images, and every answer says which one it was.
@@ -77,9 +78,15 @@ class GroundTruthRecognizer:
         return Recognition(dict(fields), source="ground-truth") if fields is not None else None
 
 
+# Carries a trickle from `respond` to the request handler; never sent.
+_TRICKLE_HEADER = "X-Emulator-Trickle"
+
+
 @dataclass
 class Reply:
-    """A scripted answer. `body` (raw bytes) overrides the JSON built from `code`/`data`."""
+    """A scripted answer. `body` (raw bytes) overrides the JSON built from `code`/`data`.
+    `trickle_bytes` > 0: the answer's last that many bytes are sent one every `trickle_seconds`
+    (each gap shorter than any read timeout, the whole as long as the test likes)."""
 
     code: int = 0
     http_status: int = 200
@@ -87,6 +94,8 @@ class Reply:
     body: bytes | None = None
     content_type: str = "application/json; charset=utf-8"
     delay_seconds: float = 0.0
+    trickle_bytes: int = 0
+    trickle_seconds: float = 0.0
 
     @classmethod
     def error(cls, code: int, http_status: int = 200, delay_seconds: float = 0.0) -> Reply:
@@ -104,6 +113,11 @@ class Reply:
     @classmethod
     def slow(cls, delay_seconds: float) -> Reply:
         return cls(delay_seconds=delay_seconds)
+
+    @classmethod
+    def trickle(cls, last_bytes: int, every_seconds: float) -> Reply:
+        """The recognizer's answer, its last `last_bytes` bytes one every `every_seconds`."""
+        return cls(trickle_bytes=last_bytes, trickle_seconds=every_seconds)
 
 
 @dataclass(frozen=True)
@@ -135,6 +149,7 @@ class UpstreamEmulator(ContractServer):
         self._scripts: dict[str, deque[Reply]] = {}
         self._calls: list[CallRecord] = []
         self._record_lock = threading.Lock()
+        self._server.RequestHandlerClass = _trickling(self._server.RequestHandlerClass)
 
     @property
     def recognizer(self) -> LicenseReader:
@@ -164,23 +179,32 @@ class UpstreamEmulator(ContractServer):
         with self._record_lock:
             queue = self._scripts.get(image_digest(image))
             reply = queue.popleft() if queue else None
-        if reply is not None:
-            if reply.delay_seconds:
-                time.sleep(reply.delay_seconds)
-            if reply.body is not None:
-                self.record(request, image, input_type, reply.http_status, reply.http_status)
-                return reply.http_status, reply.body, reply.content_type, {ANSWERED_BY_HEADER: "script"}
-            if reply.code != 0 or reply.data is not None:
-                reading = Recognition(dict(reply.data or {})) if reply.code == 0 else None
-                return self.finish(
-                    request,
-                    image,
-                    input_type,
-                    reply.http_status,
-                    reply.code,
-                    reading=reading,
-                    answered_by="script",
-                )
+        if reply is None:
+            return super().respond(request, input_type, image)
+        if reply.delay_seconds:
+            time.sleep(reply.delay_seconds)
+        answer = self._scripted_answer(request, input_type, image, reply)
+        if reply.trickle_bytes:
+            answer[3][_TRICKLE_HEADER] = f"{reply.trickle_bytes}:{reply.trickle_seconds}"
+        return answer
+
+    def _scripted_answer(
+        self, request: ContractRequest, input_type: str, image: bytes, reply: Reply
+    ) -> Answer:
+        if reply.body is not None:
+            self.record(request, image, input_type, reply.http_status, reply.http_status)
+            return reply.http_status, reply.body, reply.content_type, {ANSWERED_BY_HEADER: "script"}
+        if reply.code != 0 or reply.data is not None:
+            reading = Recognition(dict(reply.data or {})) if reply.code == 0 else None
+            return self.finish(
+                request,
+                image,
+                input_type,
+                reply.http_status,
+                reply.code,
+                reading=reading,
+                answered_by="script",
+            )
         return super().respond(request, input_type, image)
 
     def record(
@@ -196,3 +220,31 @@ class UpstreamEmulator(ContractServer):
             self._calls.append(
                 CallRecord(request.at, digest, code, http_status, input_type, request.auth_forms)
             )
+
+
+def _trickling(handler: Any) -> Any:
+    """The contract server's request handler, sending a trickle the way `Reply.trickle` asks."""
+
+    class TricklingHandler(handler):  # type: ignore[misc]
+        def _send(self, status: int, payload: bytes, content_type: str, extra: dict[str, str]) -> None:
+            trickle = extra.pop(_TRICKLE_HEADER, None)
+            if trickle is None:
+                super()._send(status, payload, content_type, extra)
+                return
+            count, every = trickle.split(":")
+            cut = max(0, len(payload) - int(count))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                self.wfile.write(payload[:cut])
+                for index in range(cut, len(payload)):
+                    time.sleep(float(every))
+                    self.wfile.write(payload[index : index + 1])
+            except OSError:  # the client gave up on the answer, as it should
+                self.close_connection = True
+
+    return TricklingHandler

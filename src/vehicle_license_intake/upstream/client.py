@@ -1,6 +1,11 @@
 """The HTTP client of the vehicle-license OCR endpoint: the retry loop with backoff and jitter
 within the invocation's time, the rate limit, the key (re-read once after a 4015) and one
-`requests.Session`. What an answer means is decided in `contract`."""
+`requests.Session`. What an answer means is decided in `contract`.
+
+Each call has a total deadline, not only a read timeout: a read timeout bounds the gap between two
+packets, so an upstream that trickles its answer a byte at a time would hold the call (and the
+invocation) for as long as it likes. The answer is read in pieces, each bounded by the time left,
+and abandoned at the deadline or beyond contract.MAX_RESPONSE_BYTES."""
 
 from __future__ import annotations
 
@@ -12,12 +17,14 @@ from dataclasses import dataclass
 from typing import cast
 
 import requests
+import urllib3
 
 from vehicle_license_intake.ports import Deadline, ImagePayload, Recognition
-from vehicle_license_intake.upstream.contract import parse_response
+from vehicle_license_intake.upstream.contract import MAX_RESPONSE_BYTES, parse_response
 from vehicle_license_intake.upstream.errors import (
     UpstreamError,
     UpstreamKeyRejected,
+    UpstreamMalformedResponse,
     UpstreamOutOfTime,
     UpstreamTimeout,
     UpstreamUnreachable,
@@ -30,6 +37,8 @@ OUTCOME_RESERVE_SECONDS = 5.0
 MIN_ATTEMPT_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
+# The answer is read in pieces of at most this size, each as soon as it arrives.
+READ_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class UpstreamClient:
         transient_failures = 0
         attempt = 0
         while True:
+            # The whole call, the answer read to its last byte, fits in this many seconds.
             read_timeout = min(self._read_timeout, deadline.remaining_seconds() - OUTCOME_RESERVE_SECONDS)
             if read_timeout < MIN_ATTEMPT_SECONDS:
                 error = UpstreamOutOfTime(
@@ -105,7 +115,8 @@ class UpstreamClient:
                     raise
                 self._sleep(backoff)
 
-    def _call_once(self, body: bytes | bytearray, key: str, read_timeout: float, attempt: int) -> Recognition:
+    def _call_once(self, body: bytes | bytearray, key: str, budget: float, attempt: int) -> Recognition:
+        """One call, abandoned `budget` seconds after it started, however the answer arrives."""
         headers = {
             "Authorization": f"Bearer {key}",
             "X-Api-Key": key,
@@ -113,6 +124,7 @@ class UpstreamClient:
             "Accept": "application/json",
         }
         started = time.perf_counter()
+        call_deadline = time.monotonic() + budget
         outcome = "ok"
         request_id: str | None = None
         try:
@@ -121,15 +133,22 @@ class UpstreamClient:
                     self._endpoint_url,
                     data=cast(bytes, body),  # any bytes-like body; a bytearray spares a copy
                     headers=headers,
-                    timeout=(self._connect_timeout, read_timeout),
+                    timeout=(self._connect_timeout, budget),
+                    stream=True,  # the body is read below, within the call's deadline
                 )
             except requests.Timeout as error:
-                raise UpstreamTimeout(f"no answer within {read_timeout:.1f}s", code="TIMEOUT") from error
+                raise UpstreamTimeout(f"no answer within {budget:.1f}s", code="TIMEOUT") from error
             except requests.RequestException as error:
                 raise UpstreamUnreachable(
                     f"connection failed: {type(error).__name__}", code="CONNECTION_ERROR"
                 ) from None
-            recognition = parse_response(response.status_code, response.content)
+            try:
+                content = _read_answer(response, call_deadline, budget)
+            except BaseException:
+                response.close()  # an answer abandoned half-way: its connection is not reused
+                raise
+            response.raw.release_conn()  # read to its end: the connection is kept for the next call
+            recognition = parse_response(response.status_code, content)
             request_id = recognition.request_id
             return recognition
         except UpstreamError as error:
@@ -140,6 +159,45 @@ class UpstreamClient:
             if self._on_attempt is not None:
                 latency_ms = (time.perf_counter() - started) * 1000
                 self._on_attempt(AttemptRecord(attempt, latency_ms, outcome, request_id))
+
+
+def _read_answer(response: requests.Response, call_deadline: float, budget: float) -> bytes:
+    """The body, piece by piece as it arrives (decompressed), each read waiting no longer than the
+    call has left; UpstreamTimeout at the deadline, UpstreamMalformedResponse beyond the size bound
+    (counted after decompression)."""
+    raw: urllib3.HTTPResponse = response.raw
+    content = bytearray()
+    while True:
+        left = call_deadline - time.monotonic()
+        if left <= 0:
+            raise UpstreamTimeout(f"answer not complete within {budget:.1f}s", code="TIMEOUT")
+        _limit_next_read(raw, left)
+        try:
+            piece = raw.read1(READ_CHUNK_BYTES, decode_content=True)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as error:
+            raise UpstreamTimeout(f"answer not complete within {budget:.1f}s", code="TIMEOUT") from error
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise UpstreamUnreachable(
+                f"connection failed while reading the answer: {type(error).__name__}",
+                code="CONNECTION_ERROR",
+            ) from None
+        if not piece:
+            return bytes(content)
+        content += piece
+        if len(content) > MAX_RESPONSE_BYTES:
+            raise UpstreamMalformedResponse(
+                f"HTTP {response.status_code}: an answer larger than {MAX_RESPONSE_BYTES} bytes",
+                code=response.status_code,
+                http_status=response.status_code,
+            )
+
+
+def _limit_next_read(raw: urllib3.HTTPResponse, seconds: float) -> None:
+    """The socket waits at most `seconds` for the next piece (the read timeout otherwise)."""
+    connection = getattr(raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.001))
 
 
 def _session_for(endpoint_url: str) -> requests.Session:
