@@ -1,7 +1,14 @@
-"""S3 notifications (SPEC §6): which records are uploads to process, and which are ignored."""
+"""S3 notifications (SPEC §6): which records are uploads to process, and which are ignored.
+
+A record is an upload only when every value the function uses has the type and the bounds S3
+gives it (a key is a string of at most 1,024 UTF-8 bytes, a size a whole number...); anything else
+is an unknown shape, ignored with a log line: never `s3://bucket/None`, never a value that could
+not be stored in the results table.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +17,13 @@ from urllib.parse import unquote_plus
 # S3 compares sequencers as hex strings after right-padding the shorter one with zeros.
 # Stored padded to this width, DynamoDB can compare them in a condition expression.
 SEQUENCER_WIDTH = 64
+MAX_KEY_BYTES = 1024  # S3's limit on an object key
+MAX_OBJECT_BYTES = 10**15  # beyond any S3 object
+MAX_ATTRIBUTE_CHARS = 1024  # eTag, versionId, eventTime, eventName: short strings in S3's events
+MAX_DETAIL_CHARS = 64  # of a value quoted in the "record ignored" log line
+# Bucket names: 3 to 63 characters today; up to 255 with capitals and underscores for legacy ones.
+_BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
+_SEQUENCER = re.compile(rf"[0-9A-Fa-f]{{1,{SEQUENCER_WIDTH}}}")
 
 
 @dataclass(frozen=True)
@@ -70,24 +84,31 @@ def uploads_in(event: Any) -> Iterator[Upload | Ignored]:
 
 
 def parse_record(record: Any) -> Upload | Ignored:
+    if not isinstance(record, Mapping):
+        return Ignored("unknown_record_shape", type(record).__name__)
+    if record.get("eventSource") != "aws:s3":
+        return Ignored("not_s3", _quoted(record.get("eventSource")))
     try:
-        if record.get("eventSource") != "aws:s3":
-            return Ignored("not_s3", str(record.get("eventSource")))
-        event_name = str(record["eventName"])
+        event_name = _string(record.get("eventName"))
         if not event_name.startswith("ObjectCreated:"):
-            return Ignored("not_object_created", event_name)
-        bucket = str(record["s3"]["bucket"]["name"])
-        s3_object = record["s3"]["object"]
-        key = unquote_plus(str(s3_object["key"]), encoding="utf-8", errors="strict")
-        size = int(s3_object.get("size", 0))
-        etag = str(s3_object.get("eTag", ""))
-        event_time = str(record.get("eventTime", ""))
-        version_id = s3_object.get("versionId") or None
-        sequencer = s3_object.get("sequencer") or None
-    except (AttributeError, KeyError, TypeError, ValueError) as error:
+            return Ignored("not_object_created", _quoted(event_name))
+        s3 = _mapping(record.get("s3"))
+        bucket = _string(_mapping(s3.get("bucket")).get("name"))
+        s3_object = _mapping(s3.get("object"))
+        key = unquote_plus(
+            _string(s3_object.get("key"), MAX_KEY_BYTES * 3), encoding="utf-8", errors="strict"
+        )
+        size = _size(s3_object.get("size", 0))
+        etag = _string(s3_object.get("eTag", ""))
+        event_time = _string(record.get("eventTime", ""))
+        version_id = _string(s3_object.get("versionId") or "") or None
+        sequencer = _string(s3_object.get("sequencer") or "") or None
+    except (TypeError, ValueError) as error:  # UnicodeError is a ValueError
         return Ignored("unknown_record_shape", type(error).__name__)
-    if not bucket or not key:
-        return Ignored("unknown_record_shape", "empty bucket or key")
+    if not _BUCKET_NAME.fullmatch(bucket) or not key or len(key.encode("utf-8", "replace")) > MAX_KEY_BYTES:
+        return Ignored("unknown_record_shape", "no bucket name or key as S3 writes them")
+    if sequencer is not None and not _SEQUENCER.fullmatch(sequencer):
+        return Ignored("unknown_record_shape", "a sequencer that is not hexadecimal")
     if key.endswith("/") and size == 0:
         return Ignored("folder_marker")
     return Upload(
@@ -97,7 +118,36 @@ def parse_record(record: Any) -> Upload | Ignored:
         etag=etag,
         event_time=event_time,
         event_name=event_name,
-        version_id=str(version_id) if version_id else None,
-        sequencer=str(sequencer) if sequencer else None,
+        version_id=version_id,
+        sequencer=sequencer,
         record=record,
     )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError("not an object")
+    return value
+
+
+def _string(value: Any, max_chars: int = MAX_ATTRIBUTE_CHARS) -> str:
+    """A string S3 could have written: bounded, and valid Unicode (UnicodeEncodeError otherwise)."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    if len(value) > max_chars:
+        raise ValueError("longer than S3 writes it")
+    value.encode("utf-8")  # a lone surrogate cannot be stored, sent or logged
+    return value
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_OBJECT_BYTES:
+        raise ValueError("not an object size")
+    return value
+
+
+def _quoted(value: Any) -> str:
+    """A value for the "record ignored" log line: short, and only if it is a plain string."""
+    if not isinstance(value, str):
+        return type(value).__name__
+    return value[:MAX_DETAIL_CHARS].encode("utf-8", "replace").decode("utf-8")
