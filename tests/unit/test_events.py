@@ -9,7 +9,7 @@ import pytest
 
 from vehicle_license_intake.events import Ignored, Upload, parse_record, uploads_in
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def load(name: str) -> dict:  # type: ignore[type-arg]
