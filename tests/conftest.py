@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import struct
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,6 +74,27 @@ def png(label: str = "") -> bytes:
 
 def bmp(label: str = "") -> bytes:
     return b"BM" + struct.pack("<I", 70) + b"\x00" * 8 + (label or uuid.uuid4().hex).encode()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _atomic_dynamodb() -> Iterator[None]:
+    """DynamoDB applies each request atomically: a conditional write sees the item as the last
+    completed write left it. Moto answers requests from several threads (a test's concurrent
+    deliveries, the threaded server of the demo) without a lock, so two `attribute_not_exists`
+    puts can both succeed. In the tests only, each DynamoDB request runs under one lock."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    lock = threading.RLock()
+
+    @functools.wraps(original)
+    def call_action(self: DynamoHandler) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    yield
+    DynamoHandler.call_action = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
