@@ -247,6 +247,24 @@ def test_a_suggestion_is_one_confusion_away_and_valid(body: str, position: int) 
         assert sum(a != b for a, b in zip(suggestion, misread, strict=True)) == 1
 
 
+@given(
+    vin_bodies,
+    st.integers(min_value=0, max_value=16).filter(lambda position: position != 8),
+    st.sampled_from([("O", "0"), ("Q", "0"), ("I", "1")]),
+)
+def test_a_letter_no_vin_may_hold_read_for_its_digit_is_suggested_back_exactly(
+    body: str, position: int, confusion: tuple[str, str]
+) -> None:
+    """O, Q and I never occur in a VIN: the one way back to a valid VIN is their digit."""
+    read, digit = confusion
+    index = position if position < 8 else position - 1  # the body has no check digit
+    vin = with_check_digit(body[:index] + digit + body[index + 1 :])
+    misread = vin[:position] + read + vin[position + 1 :]
+
+    assert single_confusion_suggestion(misread) == vin
+    assert normalized(vin=misread)["vin_suggestion"] == vin
+
+
 license_values = st.fixed_dictionaries(
     {name: st.one_of(st.just(value), st.text(max_size=12)) for name, value in CLEAN.items()}
 )
