@@ -1,39 +1,52 @@
-"""The offline recognizer: RapidOCR (PP-OCR ONNX models shipped in its wheel) on the CPU, then
-label-anchored extraction. Image bytes in; the upstream's 20 fields, or None (5021), out."""
+"""The offline recognizer: RapidOCR (PP-OCR ONNX models shipped in its wheel) on the CPU, aligned
+to the printed form. Image bytes in; the upstream's 20 fields with each field's confidence and box,
+or None (5021), out.
+
+One pass per image: the photo is scaled down first (detection gains nothing above MAX_SIDE, time
+and memory grow), text is detected once and the page turned upright from that detection
+(ocr.py), the lines are read on the red channel (red stamp ink turns near-white, so digits under
+the stamp read cleanly), the fields are extracted page by page (extraction.py), and the stamp is
+read from the colour image where the form prints it (stamp.py).
+"""
 
 from __future__ import annotations
 
 import io
-import threading
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from vehicle_license_intake.ports import Deadline, ImagePayload, Recognition
 from vehicle_license_intake.upstream.errors import UpstreamRejectedImage
-from vehicle_license_recognizer.extraction import Extraction, Line, extract
-from vehicle_license_recognizer.seal import read_authority
+from vehicle_license_recognizer.chinese import to_simplified
+from vehicle_license_recognizer.extraction import Extraction, extract
+from vehicle_license_recognizer.ocr import Line, OcrEngine, Quad, rotate_point
+from vehicle_license_recognizer.stamp import read_stamp
 
-MIN_LABELS = 3  # fewer labels than this in every orientation: not a license
-MAX_SIDE = 1280  # larger photos are scaled down first: detection gains little, memory and time grow
+MIN_LABELS = 3  # fewer of the form's labels than this: not a vehicle license
+MAX_SIDE = 1600  # larger photos are scaled down first
+# Other cards that share some of the license's labels (住址, 车辆类型, …): answered 5021.
+OTHER_DOCUMENTS = re.compile(r"驾驶证|驾驶执照|driv(ing|er'?s?)licen|登记证书|身份证|准驾车型|初次领证")
+VEHICLE_LICENSE = re.compile(r"行驶证|vehiclelicen")
 
 
 @dataclass
 class LocalResult:
     extraction: Extraction
-    rotation: int
+    rotation: int  # degrees the photo was turned (counter-clockwise) to read it upright
     seconds: float
+    boxes: dict[str, list[int]]  # [x0, y0, x1, y1] on the image as uploaded (EXIF applied)
 
 
 class LocalRecognizer:
-    """Thread-safe; the OCR engine is loaded once per process, on first use."""
+    """Thread-safe; the OCR models are loaded once per process, on first use."""
 
     name = "offline recognizer (RapidOCR, on this machine)"
     source = "local"
 
     def __init__(self) -> None:
-        self._engine: Any = None
-        self._lock = threading.Lock()
+        self._ocr = OcrEngine()
 
     def read_license(self, image: bytes) -> Recognition | None:
         """Behind the upstream's HTTP contract (`serve`, the demo): None answers 5021."""
@@ -41,7 +54,9 @@ class LocalRecognizer:
         if result is None:
             return None
         extraction = result.extraction
-        return Recognition(extraction.fields, source=self.source, confidence=extraction.confidence)
+        return Recognition(
+            extraction.fields, source=self.source, confidence=extraction.confidence, boxes=result.boxes
+        )
 
     def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition:
         """In the function (OCR_PROVIDER=local), where the upstream client would be."""
@@ -56,81 +71,75 @@ class LocalRecognizer:
     # -- recognition ------------------------------------------------------------------------
     def read(self, image: bytes) -> LocalResult | None:
         import numpy as np
-        from PIL import Image, ImageOps
 
         started = time.perf_counter()
-        try:
-            picture = ImageOps.exif_transpose(Image.open(io.BytesIO(image)))
-        except Exception:
+        decoded = _decode(image)
+        if decoded is None:
             return None
-        picture = picture.convert("RGB")
-        full_resolution = np.asarray(picture)  # the seal's small text needs every pixel
-        if max(picture.size) > MAX_SIDE:
-            picture.thumbnail((MAX_SIDE, MAX_SIDE))
-        # Red seal ink is near-white in the red channel; black print stays black.
-        rgb = np.asarray(picture)
-        red = rgb[:, :, 0]
-        best: LocalResult | None = None
-        untried = [0, 90, 270, 180]  # phone photos are more often sideways than upside down
-        while untried:
-            rotation = untried.pop(0)
-            rotated = np.ascontiguousarray(np.rot90(red, k=rotation // 90)) if rotation else red
-            extraction = extract(self._lines(np.stack([rotated] * 3, axis=-1)))
-            if best is None or (extraction.valid_fields, extraction.labels_found) > (
-                best.extraction.valid_fields,
-                best.extraction.labels_found,
-            ):
-                best = LocalResult(extraction, rotation, 0.0)
-            if _complete(best.extraction):
-                break
-            if rotation == 0 and extraction.labels_found >= MIN_LABELS:
-                # labels read upright but their values do not fit: the page is upside down
-                untried = [180, 90, 270]
-        assert best is not None
-        if best.extraction.labels_found < MIN_LABELS:
+        rgb, scale, original_size = decoded
+        red = rgb[:, :, 0]  # red stamp ink is near-white here; black print stays black
+        reading = self._ocr.read(np.stack([red] * 3, axis=-1))
+        if _other_document(reading.lines):
             return None
-        if best.extraction.page in ("main", "both"):
-            upright = np.ascontiguousarray(np.rot90(full_resolution, k=best.rotation // 90))
-            authority = read_authority(upright, self._read_line)
-            if authority is not None:
-                best.extraction.fields["license_issuing_authority"] = authority[0]
-                best.extraction.confidence["license_issuing_authority"] = authority[1]
-        best.seconds = time.perf_counter() - started
-        return best
-
-    def _read_line(self, pixels: Any) -> tuple[str, float] | None:
-        """Recognition only (no detection): the whole image is one line of text."""
-        output = self._ocr()(pixels, use_det=False, use_cls=False)
-        if not output.txts:
+        extraction = extract(reading.lines)
+        if extraction.labels_found < MIN_LABELS:
             return None
-        return "".join(output.txts), float(min(output.scores))
-
-    def _lines(self, pixels: Any) -> list[Line]:
-        output = self._ocr()(pixels, use_det=True, use_cls=True, use_rec=True)
-        if output.boxes is None:
-            return []
-        return [
-            Line(str(text), tuple((float(x), float(y)) for x, y in box), float(score))  # type: ignore[arg-type]
-            for box, text, score in zip(output.boxes, output.txts, output.scores, strict=True)
-        ]
-
-    def _ocr(self) -> Any:
-        with self._lock:
-            if self._engine is None:
-                import logging
-
-                from rapidocr import RapidOCR
-
-                self._engine = RapidOCR(params={"Global.log_level": "error"})
-                logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-            return self._engine
+        turns = reading.quarter_turns
+        if extraction.page in ("main", "both"):
+            upright = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+            stamp = read_stamp(upright, extraction.fits.get("main"), self._ocr)
+            if stamp is not None:
+                extraction.fields["license_issuing_authority"] = stamp.authority
+                extraction.confidence["license_issuing_authority"] = round(stamp.confidence, 3)
+                extraction.boxes["license_issuing_authority"] = stamp.box
+        height, width = rgb.shape[:2]
+        boxes = {
+            name: _to_original(quad, turns, width, height, scale, original_size)
+            for name, quad in extraction.boxes.items()
+            if extraction.fields.get(name)
+        }
+        extraction.confidence = {name: round(score, 3) for name, score in extraction.confidence.items()}
+        return LocalResult(extraction, 90 * turns, time.perf_counter() - started, boxes)
 
 
-def _complete(extraction: Extraction) -> bool:
-    """Every label found gave a value in its field's format: no other orientation can do better."""
-    return (
-        extraction.labels_found >= MIN_LABELS + 2 and extraction.valid_fields >= extraction.labels_found - 1
-    )
+def _decode(image: bytes) -> tuple[Any, float, tuple[int, int]] | None:
+    """(RGB array no larger than MAX_SIDE, its scale to the image as uploaded, that image's size)."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    try:
+        opened = Image.open(io.BytesIO(image))
+        original = opened.size
+        # a JPEG decodes straight at a fraction of its size: a 4000 px photo costs no 4000 px array
+        opened.draft("RGB", (MAX_SIDE, MAX_SIDE))
+        picture = ImageOps.exif_transpose(opened).convert("RGB")
+    except Exception:
+        return None
+    exif_turned = picture.size[0] < picture.size[1] and original[0] > original[1]
+    exif_turned |= picture.size[0] > picture.size[1] and original[0] < original[1]
+    size = (original[1], original[0]) if exif_turned else original
+    if max(picture.size) > MAX_SIDE:
+        picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
+    scale = picture.size[0] / size[0]
+    return np.asarray(picture), scale, size
+
+
+def _other_document(lines: list[Line]) -> bool:
+    """Another card's title or labels, and no vehicle license's title."""
+    text = to_simplified("".join(line.text for line in lines)).replace(" ", "").lower()
+    return bool(OTHER_DOCUMENTS.search(text)) and not VEHICLE_LICENSE.search(text)
+
+
+def _to_original(
+    quad: Quad, turns: int, width: int, height: int, scale: float, size: tuple[int, int]
+) -> list[int]:
+    """A box on the upright, scaled image as [x0, y0, x1, y1] on the image as uploaded."""
+    # the upright image is the scaled one turned `turns` times; turning back is 4 - turns more
+    upright_size = (height, width) if turns % 2 else (width, height)
+    points = [rotate_point(p, (4 - turns) % 4, *upright_size) for p in quad]
+    xs = [min(size[0], max(0.0, p[0] / scale)) for p in points]
+    ys = [min(size[1], max(0.0, p[1] / scale)) for p in points]
+    return [int(min(xs)), int(min(ys)), round(max(xs)), round(max(ys))]
 
 
 def _download(url: str) -> bytes:

@@ -1,10 +1,16 @@
-"""Label-anchored key-value extraction over OCR lines (pure Python: no image, no engine).
+"""From OCR lines to the 20 fields (pure Python: no image, no engine).
 
-Labels are found first (exactly or one edit away, longest first); a line that glued a label and
-its value together is split; every other line goes to the label on its left whose row it is on
-(measured along the label's own direction, so skew does not matter), nearest first. Each field's
-candidates are then cleaned and checked against the field's format (DOMAIN.md), which also drops
-fragments of the red seal's text.
+1. Lines are folded to simplified Chinese and cut where a label starts (a label glued to its value,
+   `号牌号码沪A12345`, or two fields merged into one detection, `注册日期…发证日期…`).
+2. The labels, English sub-labels and title that were read anchor each page to the printed form
+   (layout.py): a photo of both pages is split into its pages, and a label too faint to read gets
+   its printed place.
+3. On each page, every other line goes to the label on its left whose row it is on (measured along
+   the label's own direction, so skew does not matter), nearest first; values printed in a second
+   pass, off their row or over the label's last characters, still find their label.
+4. Each field's candidates are cleaned and checked against the field's format (DOMAIN.md): VIN
+   check digit, plate patterns, dates, enumerations. A value repaired by its format, or failing
+   it, is reported with a confidence below 0.8 so the record asks for a human look.
 """
 
 from __future__ import annotations
@@ -22,34 +28,29 @@ from vehicle_license_intake.domain.fields import (
 )
 from vehicle_license_intake.domain.plate import normalize_plate, plate_kind
 from vehicle_license_intake.domain.validation import USE_CHARACTERS
-from vehicle_license_intake.domain.vin import VIN_PATTERN
-from vehicle_license_recognizer.form import ENGLISH_LABELS, LABELS, TITLE
+from vehicle_license_intake.domain.vin import VIN_PATTERN, has_valid_check_digit, single_confusion_suggestion
+from vehicle_license_recognizer.chinese import to_simplified
+from vehicle_license_recognizer.form import (
+    BARCODE_BOX,
+    ENGLISH_LABELS,
+    LABELS,
+    PAGES,
+    TITLE,
+)
+from vehicle_license_recognizer.layout import PageFit, anchors_of, english_label, fit_pages
+from vehicle_license_recognizer.ocr import Line, Point, Quad
 
-Point = tuple[float, float]
+__all__ = ["Extraction", "Line", "edit_distance_at_most_one", "extract"]
 
-# Fields that tell the pages apart (the plate and the authority's seal say nothing).
+# Fields that tell the pages apart (the plate and the authority's stamp say nothing).
 MAIN_ONLY = frozenset(MAIN_PAGE_FIELDS) - {"plate_number", "license_issuing_authority"}
 SECONDARY_ONLY = frozenset(SECONDARY_PAGE_FIELDS) - {"plate_number"}
 NOT_APPLICABLE_FIELDS = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 ROW_TOLERANCE = 1.3  # label heights
-
-
-@dataclass(frozen=True)
-class Line:
-    """One OCR detection: its text, quadrilateral (clockwise from top-left) and score."""
-
-    text: str
-    box: tuple[Point, Point, Point, Point]
-    score: float
-
-    @property
-    def height(self) -> float:
-        (x0, y0), _, _, (x3, y3) = self.box
-        return max(1.0, math.hypot(x3 - x0, y3 - y0))
-
-    @property
-    def center(self) -> Point:
-        return (sum(p[0] for p in self.box) / 4, sum(p[1] for p in self.box) / 4)
+ACROSS_WEIGHT = 2.0  # a value's distance off its label's row counts this much more than along it
+TRUSTED = 0.8  # validation's LOW_CONFIDENCE threshold: below it a human looks
+REPAIRED = 0.6  # a value changed by its format's rules
+FAILED_FORMAT = 0.5  # a value that fails its field's format
 
 
 @dataclass
@@ -59,16 +60,28 @@ class Extraction:
     labels_found: int
     page: str  # main, secondary, both, none
     valid_fields: int = 0
+    boxes: dict[str, Quad] = field(default_factory=dict)  # where each value was read
+    fits: dict[str, PageFit] = field(default_factory=dict)  # each page aligned to the form
 
 
 @dataclass
 class _Label:
-    name: str
+    name: str  # the field
+    chinese: str
+    page: str | None
     line: Line
-    start: Point  # left end of the label's baseline direction
+    start: Point  # left end of the label's middle line
     direction: Point  # unit vector along the text
     right: float  # where the label ends, along `direction`, from `start`
-    candidates: list[tuple[float, str, float]] = field(default_factory=list)  # (along, text, score)
+    missing: str = ""  # label characters not read with it: a value line may start with them
+    virtual: bool = False  # not read: placed where the form prints it
+    candidates: list[tuple[float, str, float, Quad]] = field(default_factory=list)
+
+
+@dataclass
+class _Value:
+    line: Line
+    text: str
 
 
 def edit_distance_at_most_one(a: str, b: str) -> bool:
@@ -80,93 +93,164 @@ def edit_distance_at_most_one(a: str, b: str) -> bool:
     return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
+_BY_LENGTH = sorted(LABELS, key=len, reverse=True)
+
+
 def _match_label(text: str) -> tuple[str, int] | None:
-    """(label, characters of `text` it covers) when the line starts with a label."""
-    compact = re.sub(r"\s+", "", text)
-    for label in sorted(LABELS, key=len, reverse=True):
-        if compact.startswith(label):
+    """(label, characters of `text` it covers) when the text starts with a label."""
+    for label in _BY_LENGTH:
+        if text.startswith(label):
             return label, len(label)
-    for label in sorted(LABELS, key=len, reverse=True):
+    for label in _BY_LENGTH:
         if len(label) >= 3:
             for width in (len(label) - 1, len(label), len(label) + 1):
-                if edit_distance_at_most_one(compact[:width], label):
+                if edit_distance_at_most_one(text[:width], label):
                     # a mismatch in the last character must not eat the value's first one
                     return label, width
     return None
 
 
-def _is_english_label(text: str) -> bool:
+def _label_inside(text: str) -> tuple[int, str] | None:
+    """The first label printed in full inside the text (not at its start)."""
+    found = [(text.find(label, 1), -len(label), label) for label in _BY_LENGTH if len(label) >= 3]
+    found = [f for f in found if f[0] > 0]
+    if not found:
+        return None
+    position, _, label = min(found)
+    return position, label
+
+
+def _is_english(text: str) -> bool:
     lowered = re.sub(r"[^a-z ]", "", text.lower()).strip()
     if not lowered or re.search(r"[0-9\u4e00-\u9fff]", text):
         return False
-    return any(lowered.startswith(e[:5]) or edit_distance_at_most_one(lowered, e) for e in ENGLISH_LABELS)
+    if re.search(r"republic|people|licen[cs]e of|china", lowered):
+        return True  # the title's English line
+    return bool(english_label(text)) or any(lowered.startswith(e[:5]) for e in ENGLISH_LABELS)
 
 
-def _split_box(line: Line, fraction: float) -> tuple[Point, Point]:
-    """The point `fraction` of the way along the line's top and its direction."""
-    (x0, y0), (x1, y1), _, (x3, y3) = line.box
+def _width(char: str) -> float:
+    return 1.0 if ord(char) > 0x2E80 else 0.55
+
+
+def _fraction(text: str, index: int) -> float:
+    total = sum(_width(c) for c in text) or 1.0
+    return sum(_width(c) for c in text[:index]) / total
+
+
+def _part(line: Line, start: float, end: float) -> Quad:
+    """The part of the line's quadrilateral from `start` to `end` (fractions of its length)."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = line.box
+
+    def along(a: Point, b: Point, t: float) -> Point:
+        return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
+
+    return (
+        along((x0, y0), (x1, y1), start),
+        along((x0, y0), (x1, y1), end),
+        along((x3, y3), (x2, y2), end),
+        along((x3, y3), (x2, y2), start),
+    )
+
+
+def _label_entry(name: str, chinese: str, page: str | None, quad: Quad, read: str, virtual: bool) -> _Label:
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = quad
     length = max(1.0, math.hypot(x1 - x0, y1 - y0))
     direction = ((x1 - x0) / length, (y1 - y0) / length)
-    mid_left = ((x0 + x3) / 2, (y0 + y3) / 2)
-    return (
-        mid_left[0] + direction[0] * length * fraction,
-        mid_left[1] + direction[1] * length * fraction,
-    ), direction
+    start = ((x0 + x3) / 2, (y0 + y3) / 2)
+    end = ((x1 + x2) / 2, (y1 + y2) / 2)
+    right = (end[0] - start[0]) * direction[0] + (end[1] - start[1]) * direction[1]
+    missing = "".join(c for c in chinese if c not in read)
+    return _Label(name, chinese, page, Line(chinese, quad, 0.0), start, direction, right, missing, virtual)
+
+
+def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[_Value]]:
+    """Labels (label text, its part of the line, fraction of the line it covers) and values."""
+    labels: list[tuple[str, Line, float]] = []
+    values: list[_Value] = []
+    for line in lines:
+        text = re.sub(r"\s+", "", to_simplified(line.text.strip()))
+        if not text or TITLE in text or _is_english(line.text):
+            continue
+        position = 0
+        while position < len(text):
+            rest = text[position:]
+            matched = _match_label(rest)
+            if matched is not None:
+                label, covered = matched
+                start, end = _fraction(text, position), _fraction(text, position + covered)
+                labels.append((label, Line(rest[:covered], _part(line, start, end), line.score), end - start))
+                position += covered
+                continue
+            inside = _label_inside(rest)
+            stop = position + inside[0] if inside else len(text)
+            start, end = _fraction(text, position), _fraction(text, stop)
+            values.append(
+                _Value(Line(text[position:stop], _part(line, start, end), line.score), text[position:stop])
+            )
+            position = stop
+    return labels, values
 
 
 def extract(lines: Sequence[Line]) -> Extraction:
-    labels: list[_Label] = []
-    values: list[tuple[Line, str, Point]] = []  # (line, text, left point)
-    for line in lines:
-        text = line.text.strip()
-        if not text or TITLE in text or _is_english_label(text):
-            continue
-        matched = _match_label(text)
-        compact = re.sub(r"\s+", "", text)
-        if matched is None:
-            left, _ = _split_box(line, 0.0)
-            values.append((line, text, left))
-            continue
-        label_text, covered = matched
-        fraction = covered / max(1, len(compact))
-        start, direction = _split_box(line, 0.0)
-        end, _ = _split_box(line, fraction)
-        right = (end[0] - start[0]) * direction[0] + (end[1] - start[1]) * direction[1]
-        entry = _Label(LABELS[label_text], line, start, direction, right)
-        labels.append(entry)
-        rest = compact[covered:]
-        if rest:
-            entry.candidates.append((right + 1, rest, line.score))
+    labels_read, values = _tokens(lines)
+    anchors = anchors_of([(label, line, 1.0) for label, line, _ in labels_read], lines)
+    fits = fit_pages(anchors)
 
-    for line, text, left in values:
-        best: tuple[float, float, _Label] | None = None
-        centre = line.center
-        for label in labels:
-            dx, dy = left[0] - label.start[0], left[1] - label.start[1]
-            along = dx * label.direction[0] + dy * label.direction[1]
-            across = -dx * label.direction[1] + dy * label.direction[0]
-            centre_along = (centre[0] - label.start[0]) * label.direction[0] + (
-                centre[1] - label.start[1]
-            ) * label.direction[1]
-            # the value's middle lies beyond the label's end (its box may overlap the label a
-            # little: a stray glyph), on the label's row
-            if centre_along < label.right or abs(across) > ROW_TOLERANCE * label.line.height:
-                continue
-            key = (max(0.0, along - label.right), abs(across))
-            if best is None or key < best[:2]:
-                best = (key[0], key[1], label)
-        if best is not None:
-            best[2].candidates.append((best[0] + best[2].right, text, line.score))
+    def page_of(point: Point) -> str | None:
+        if not fits:
+            return None
+        if len(fits) == 1:
+            page, fit = next(iter(fits.items()))
+            return page if fit.contains(point, margin=0.12) else None
+        inside = [page for page, fit in fits.items() if fit.contains(point)]
+        if len(inside) == 1:
+            return inside[0]
+
+        def distance(fit: PageFit) -> float:
+            x, y = fit.card_point(point)
+            return math.hypot(max(0.0, -x, x - 1), max(0.0, -y, y - 1))
+
+        return min(fits, key=lambda page: distance(fits[page]))
+
+    labels: list[_Label] = []
+    for label, line, _ in labels_read:
+        page = page_of(line.center)
+        labels.append(_label_entry(LABELS[label], label, page, line.box, line.text, virtual=False))
+
+    # labels not read: where the form prints them on each aligned page
+    for page, fit in fits.items():
+        present = {label.name for label in labels if label.page == page}
+        for form_label in PAGES[page]:
+            if form_label.field not in present:
+                quad = fit.quad(form_label.box)
+                labels.append(
+                    _label_entry(form_label.field, form_label.chinese, page, quad, "", virtual=True)
+                )
+
+    for value in values:
+        centre = value.line.center
+        page = page_of(centre)
+        if page == "secondary" and _inside(fits[page].card_point(centre), BARCODE_BOX):
+            continue
+        _assign(value, [label for label in labels if label.page == page])
 
     fields = dict.fromkeys(LICENSE_FIELDS, "")
     confidence: dict[str, float] = {}
-    found = {label.name for label in labels}
-    for label in labels:
-        if fields[label.name]:
-            continue  # both pages in one photo: the plate appears twice
-        cleaned = _value_for(label.name, label.candidates)
-        if cleaned is not None:
-            fields[label.name], confidence[label.name] = cleaned
+    boxes: dict[str, Quad] = {}
+    found = {label.name for label in labels if not label.virtual}
+    # the plate: the main page's first; a read label before a placed one
+    for entry in sorted(labels, key=lambda label: (label.virtual, label.page != "main")):
+        if entry.name in confidence and fields[entry.name]:
+            continue
+        cleaned = _value_for(entry.name, entry.candidates)
+        if cleaned is None:
+            continue
+        if entry.virtual and not cleaned[0]:
+            continue  # a label neither read nor given a value says nothing
+        fields[entry.name], confidence[entry.name], quads = cleaned
+        if quads:
+            boxes[entry.name] = _union(quads)
     pages = {(True, True): "both", (True, False): "main", (False, True): "secondary", (False, False): "none"}
     page = pages[(bool(found & MAIN_ONLY), bool(found & SECONDARY_ONLY))]
     valid = sum(
@@ -175,7 +259,58 @@ def extract(lines: Sequence[Line]) -> Extraction:
         if (fields[name] and FIELD_CHECKS.get(name, _any)(fields[name]))
         or (name in NOT_APPLICABLE_FIELDS and name in confidence)
     )
-    return Extraction(fields, confidence, len(found), page, valid)
+    return Extraction(fields, confidence, len(found), page, valid, boxes, fits)
+
+
+def _inside(point: Point, box: tuple[float, float, float, float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def _assign(value: _Value, labels: Sequence[_Label]) -> None:
+    line = value.line
+    (x0, y0), _, _, (x3, y3) = line.box
+    left = ((x0 + x3) / 2, (y0 + y3) / 2)
+    centre = line.center
+    best: tuple[float, float, _Label] | None = None
+    for label in labels:
+        dx, dy = left[0] - label.start[0], left[1] - label.start[1]
+        along = dx * label.direction[0] + dy * label.direction[1]
+        across = -dx * label.direction[1] + dy * label.direction[0]
+        centre_along = (centre[0] - label.start[0]) * label.direction[0] + (
+            centre[1] - label.start[1]
+        ) * label.direction[1]
+        # the value's middle lies beyond the label's end (its box may overlap the label: a
+        # stray glyph, or a second-pass print over the label), on the label's row
+        if centre_along < label.right or abs(across) > ROW_TOLERANCE * label.line.height:
+            continue
+        # nearest along the row first, but a label on the value's own row beats one a row away
+        gap = max(0.0, along - label.right)
+        cost = (gap + ACROSS_WEIGHT * abs(across)) / label.line.height
+        if best is None or cost < best[1]:
+            best = (gap, cost, label)
+    if best is None:
+        return
+    label = best[2]
+    text = value.text
+    if label.missing and label.name != "inspection_record" and along_overlaps(left, label):
+        # the label's unread characters, printed before the value: not part of it
+        stripped = text.lstrip(label.missing)
+        if not stripped:
+            return
+        text = stripped
+    label.candidates.append((best[0] + label.right, text, line.score, line.box))
+
+
+def along_overlaps(point: Point, label: _Label) -> bool:
+    """The point lies before the label's end (plus a character) along its direction."""
+    dx, dy = point[0] - label.start[0], point[1] - label.start[1]
+    return dx * label.direction[0] + dy * label.direction[1] < label.right + label.line.height * 1.2
+
+
+def _union(quads: Sequence[Quad]) -> Quad:
+    xs = [p[0] for quad in quads for p in quad]
+    ys = [p[1] for quad in quads for p in quad]
+    return ((min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys)))
 
 
 # Fields whose value may be split into several boxes on its row: their texts are joined.
@@ -195,39 +330,48 @@ JOINED_FIELDS = frozenset(
 )
 
 
-def _value_for(name: str, candidates: list[tuple[float, str, float]]) -> tuple[str, float] | None:
-    ordered = sorted(candidates)
+def _value_for(
+    name: str, candidates: list[tuple[float, str, float, Quad]]
+) -> tuple[str, float, list[Quad]] | None:
+    ordered = sorted(candidates, key=lambda c: c[0])
     clean = CLEANERS.get(name, _clean_text)
     check = FIELD_CHECKS.get(name, _any)
+    empty: tuple[str, float, list[Quad]] | None = ("", 0.9, []) if name in NOT_APPLICABLE_FIELDS else None
     if name in JOINED_FIELDS:
-        # free text may be split into several boxes on its row: join those that are text, not seal
-        if name == "owner":  # one name; other boxes on its row are seal text
-            parts = [(_clean_text(t), s) for _, t, s in ordered if check(_clean_text(t))][:1]
+        if name == "owner":  # one name; other boxes on its row are stamp text
+            parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if check(_clean_text(t))][:1]
         else:
-            parts = [(_clean_text(t), s) for _, t, s in ordered if _clean_text(t)]
+            parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if _clean_text(t)]
         if not parts:
-            return ("", 0.9) if name in NOT_APPLICABLE_FIELDS else None
-        joined = clean("".join(text for text, _ in parts))
+            return empty
+        joined = clean("".join(text for text, _, _ in parts))
         if not joined:
-            return ("", 0.9) if name in NOT_APPLICABLE_FIELDS else None
-        return joined, min(score for _, score in parts)
-    for _, text, score in ordered:
+            return empty
+        score = min(score for _, score, _ in parts)
+        if not check(joined):
+            score = min(score, FAILED_FORMAT)
+        return joined, score, [q for _, _, q in parts]
+    for _, text, score, quad in ordered:
         value = clean(text)
         if value and check(value):
-            return value, score
-    for _, text, score in ordered:
+            return value, min(score, ADJUST.get(name, _unchanged)(text, value)), [quad]
+    for _, text, score, quad in ordered:
         value = clean(text)
         if value:
-            return value, min(score, 0.5)  # something was read, but it fails the field's format
-    return ("", 0.9) if name in NOT_APPLICABLE_FIELDS else None
+            return value, min(score, FAILED_FORMAT), [quad]
+    return empty
 
 
 def _any(_: str) -> bool:
     return True
 
 
+def _unchanged(_: str, __: str) -> float:
+    return 1.0
+
+
 def _clean_text(text: str) -> str:
-    text = re.sub(r"\s+", "", text).strip(":：")
+    text = re.sub(r"\s+", "", to_simplified(text)).strip(":：")
     return "" if is_not_applicable(text) else text
 
 
@@ -244,17 +388,43 @@ def _clean_stamped_code(text: str) -> str:
     return _clean_code(text).replace("O", "0").replace("I", "1")
 
 
-def _clean_vin(text: str) -> str:
-    code = _clean_code(text)
+def _read_vin(text: str) -> str:
+    code = _clean_code(text).replace("O", "0").replace("Q", "0").replace("I", "1")
     match = re.search(r"[0-9A-Z]{17}", code)
     return match.group(0) if match else code
 
 
+def _clean_vin(text: str) -> str:
+    """Seventeen characters; a check digit off by one usual confusion (B/8, S/5, Z/2, D/0) is
+    repaired when exactly one substitution makes it valid."""
+    vin = _read_vin(text)
+    if VIN_PATTERN.match(vin) and not has_valid_check_digit(vin):
+        return single_confusion_suggestion(vin) or vin
+    return vin
+
+
+def _vin_confidence(text: str, value: str) -> float:
+    if not has_valid_check_digit(value):
+        return 0.75  # imported vehicles may carry none, but misreads do too
+    return REPAIRED if _read_vin(text) != value else 1.0
+
+
 def _clean_plate(text: str) -> str:
-    # plates use no letter O or I (GA 36): what reads as one is the digit
-    plate = normalize_plate(_clean_text(text)).replace("O", "0").replace("I", "1")
-    match = re.search(r"[\u4e00-\u9fff]?[A-Z0-9]{5,7}[\u4e00-\u9fff]?", plate)
+    """As printed (a lower-case letter stays lower-case), without separators; plates use no
+    letter O or I (GA 36): what reads as one is the digit."""
+    plate = normalize_plate(_clean_text(text))
+    if plate:
+        # normalize_plate upper-cases; the printed case of each letter is kept
+        raw = re.sub(r"[·•・.\s\-]", "", _clean_text(text))
+        if len(raw) == len(plate):
+            plate = "".join(r if r.upper() == p else p for r, p in zip(raw, plate, strict=True))
+    plate = re.sub(r"[Oo]", "0", plate).replace("I", "1")
+    match = re.search(r"[\u4e00-\u9fff]?[A-Za-z0-9]{5,7}[\u4e00-\u9fff]?", plate)
     return match.group(0) if match else plate
+
+
+def _plate_ok(value: str) -> bool:
+    return plate_kind(value.upper()) != "unknown"
 
 
 _DATE = re.compile(r"(\d{4})\s*[-.=/年_~一]?\s*(\d{1,2})\s*[-.=/月_~一]?\s*(\d{1,2})")
@@ -269,17 +439,32 @@ def _clean_model(text: str) -> str:
 
 
 def _clean_date(text: str) -> str:
-    match = _DATE.search(_clean_text(text))
+    digits = _clean_text(text).replace("O", "0").replace("o", "0")
+    match = _DATE.search(digits)
     if not match:
         return ""
     year, month, day = match.groups()
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
+def _date_ok(value: str) -> bool:
+    from datetime import date
+
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value)
+    if not match:
+        return False
+    try:
+        parsed = date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return False
+    return 1950 <= parsed.year <= date.today().year
+
+
 def _clean_unit(unit: str) -> Callable[[str], str]:
     def clean(text: str) -> str:
-        value = _clean_text(text).replace("KG", "kg").replace("Kg", "kg")
-        match = re.search(r"\d[\d+]*\s*" + re.escape(unit), value) or re.search(r"\d+", value)
+        value = _clean_text(text).replace("KG", "kg").replace("Kg", "kg").replace("k9", "kg")
+        value = re.sub(r"(?<=\d)[.,·'](?=\d)", "", value)  # dot-matrix specks between digits
+        match = re.search(r"\d[\d+]*\s*" + re.escape(unit), value) or re.search(r"\d[\d+]*", value)
         if not match:
             return ""
         number = match.group(0)
@@ -302,6 +487,16 @@ def _clean_use(text: str) -> str:
     return close[0] if len(close) == 1 else value
 
 
+def _use_confidence(text: str, value: str) -> float:
+    return 1.0 if _clean_text(text) == value else REPAIRED
+
+
+def _clean_inspection(text: str) -> str:
+    value = _clean_text(text)
+    start = value.find("检验有效期")
+    return value[start:] if start > 0 else value
+
+
 CLEANERS: dict[str, Callable[[str], str]] = {
     "plate_number": _clean_plate,
     "vin": _clean_vin,
@@ -317,17 +512,27 @@ CLEANERS: dict[str, Callable[[str], str]] = {
     "gabarite": _clean_gabarite,
     "use_character": _clean_use,
     "model": _clean_model,
+    "inspection_record": _clean_inspection,
 }
 FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
-    "plate_number": lambda v: plate_kind(v) != "unknown",
+    "plate_number": _plate_ok,
     "vin": lambda v: bool(VIN_PATTERN.match(v)),
     "vehicle_type": lambda v: v.endswith("车") and 2 < len(v) <= 10,
     "owner": lambda v: bool(re.fullmatch(r"[\u4e00-\u9fff·（）()A-Za-z]{2,30}", v)),
     "use_character": lambda v: v in USE_CHARACTERS,
     "engine_number": lambda v: 5 <= len(v) <= 20,
-    "register_date": lambda v: bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)),
-    "issue_date": lambda v: bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)),
-    "document_id": lambda v: 8 <= len(v) <= 16,
+    "register_date": _date_ok,
+    "issue_date": _date_ok,
+    "document_id": lambda v: 8 <= len(v) <= 16 and v.isdigit(),
     "approved_passengers_capacity": lambda v: bool(re.fullmatch(r"\d+(\+\d+)?人", v)),
+    "total_mass": lambda v: bool(re.fullmatch(r"\d{3,6}kg", v)),
+    "curb_weight": lambda v: bool(re.fullmatch(r"\d{3,6}kg", v)),
     "gabarite": lambda v: bool(v),
+    "model": lambda v: bool(re.fullmatch(r"[\u4e00-\u9fff]{1,8}牌?[0-9A-Z\-]{3,}", v)),
+    "address": lambda v: len(v) >= 4 and bool(re.match(r"[\u4e00-\u9fff]", v)),
+    "inspection_record": lambda v: v.startswith("检验有效期至"),
+}
+ADJUST: dict[str, Callable[[str, str], float]] = {
+    "vin": _vin_confidence,
+    "use_character": _use_confidence,
 }

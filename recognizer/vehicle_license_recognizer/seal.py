@@ -1,4 +1,5 @@
-"""The issuing authority, read from the red round seal (发证机关印章).
+"""The issuing authority, read from a red ROUND seal (our older synthetic drawings; real cards
+carry a rectangular stamp, read by stamp.py, which falls back to this reader).
 
 The seal's text runs along an arc, which line OCR cannot read. The seal is found by its redness,
 unwrapped with a polar transform (starting at the bottom, so the top arc is one straight line),
@@ -9,21 +10,14 @@ a repaired name gets a low confidence, so the record asks for a human look.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from vehicle_license_intake.domain.plate import PROVINCES
-from vehicle_license_recognizer.extraction import edit_distance_at_most_one
+from vehicle_license_recognizer.stamp import repair_authority
 
 SEAL_RADIUS_PX = 220  # the seal is scaled to this radius before unwrapping
-_SUFFIXES = ("总队", "支队", "大队", "局")
-_MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
-_AUTONOMOUS_REGIONS = ("内蒙古", "广西", "西藏", "宁夏", "新疆")
-_PLACE_STARTS = (*PROVINCES.values(),)
-_PATTERN = re.compile(r"([\u4e00-\u9fff]{2,12}?)公安局交通警察(总队|支队|大队|局)")
 
 
-def read_authority(rgb: Any, recognize_line: Any) -> tuple[str, float] | None:
+def read_round_seal(rgb: Any, recognize_line: Any) -> tuple[str, float] | None:
     """(authority, confidence) from an RGB array holding one page's seal, or None."""
     import cv2
     import numpy as np
@@ -61,47 +55,4 @@ def read_authority(rgb: Any, recognize_line: Any) -> tuple[str, float] | None:
     return repair_authority(text, score)
 
 
-def _province_form(name: str) -> str:
-    return name + ("市" if name in _MUNICIPALITIES else "自治区" if name in _AUTONOMOUS_REGIONS else "省")
-
-
-def _repair_province(place: str) -> str | None:
-    """The province (省) or municipality (市) name one character away from the start of the
-    place, nearest the start first: the place with that name repaired."""
-    found: list[tuple[int, int, str, int]] = []  # (start, -width, expected, end)
-    for name in _PLACE_STARTS:
-        for expected in (_province_form(name),):
-            for start in range(3):
-                for width in (len(expected) + 1, len(expected), len(expected) - 1):
-                    window = place[start : start + width]
-                    if window != expected and edit_distance_at_most_one(window, expected):
-                        found.append((start, -width, expected, start + width))
-    if not found:
-        return None
-    _, _, expected, end = min(found)
-    return expected + place[end:]
-
-
-def repair_authority(text: str, score: float) -> tuple[str, float] | None:
-    """The authority's name from what was read; any repair lowers the confidence."""
-    compact = re.sub(r"[^\u4e00-\u9fff]", "", text)
-    anchor = compact.find("公安")
-    if anchor < 2:
-        return None
-    place, rest = compact[:anchor], compact[anchor:]
-    # The strip may start with a stroke of the seal's star or its bottom line: the name starts
-    # with a province or municipality when one is there.
-    starts = [place.find(name) for name in _PLACE_STARTS if name in place]
-    repaired = False
-    if starts and min(starts) > 0:
-        place, repaired = place[min(starts) :], True
-    if not any(place.startswith(_province_form(name)) for name in _PLACE_STARTS):
-        fixed = _repair_province(place)
-        place, repaired = fixed or place, repaired or fixed is not None
-    match = _PATTERN.fullmatch(place + rest[: len("公安局交通警察") + 2]) or _PATTERN.fullmatch(place + rest)
-    if match and not repaired:
-        return match.group(0), score
-    suffix = next((s for s in _SUFFIXES[:3] if s in rest), None)
-    if suffix is None:  # the seal's last characters were lost: the usual suffix for the place
-        suffix = "总队" if place[:2] in _MUNICIPALITIES else "支队" if "省" in place else "局"
-    return f"{place}公安局交通警察{suffix}", min(score, 0.5)
+__all__ = ["read_round_seal", "repair_authority"]

@@ -1,0 +1,171 @@
+"""Text lines from a photo with RapidOCR (PP-OCR ONNX models shipped in its wheel), detected once.
+
+The page's orientation is found from that one detection (tall boxes: the page is sideways) and
+the line classifier's 0/180 votes on a few crops; the image and the detected boxes are then
+turned upright together, so lines are recognised in one pass and their geometry reads left to
+right, top to bottom, whatever way the photo was taken. No blind full-page retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+Point = tuple[float, float]
+Quad = tuple[Point, Point, Point, Point]
+
+ORIENTATION_SAMPLE = 24  # longest boxes whose 0/180 votes decide the page's orientation
+TALL = 1.5  # a box this much taller than wide is text running down the page (RapidOCR's own rule)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One OCR detection: its text, quadrilateral (clockwise from top-left) and score."""
+
+    text: str
+    box: Quad
+    score: float
+
+    @property
+    def height(self) -> float:
+        (x0, y0), _, _, (x3, y3) = self.box
+        return max(1.0, math.hypot(x3 - x0, y3 - y0))
+
+    @property
+    def center(self) -> Point:
+        return (sum(p[0] for p in self.box) / 4, sum(p[1] for p in self.box) / 4)
+
+
+@dataclass
+class Reading:
+    """The lines of an image turned upright by `quarter_turns` counter-clockwise quarter turns."""
+
+    lines: list[Line]
+    quarter_turns: int
+    upright: Any  # the upright image the lines were read on (numpy array)
+
+
+class OcrEngine:
+    """RapidOCR's three models, loaded once per process on first use; thread-safe."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _ocr(self) -> Any:
+        with self._lock:
+            if self._engine is None:
+                from rapidocr import RapidOCR
+
+                self._engine = RapidOCR(params={"Global.log_level": "error"})
+                logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+            return self._engine
+
+    # RapidOCR's public call runs detection, classification and recognition on one image; the
+    # steps are called apart here (its model loaders) to detect once and recognise the crops of
+    # an image turned upright afterwards.
+    def detect(self, image: Any) -> list[Quad]:
+        engine = self._ocr()
+        with self._lock:
+            output = engine._load_det_model()(image)
+        if output.boxes is None:
+            return []
+        return [_ordered(tuple((float(x), float(y)) for x, y in box)) for box in output.boxes]
+
+    def upside_down_votes(self, crops: list[Any]) -> tuple[int, int]:
+        """(upright, upside down) among the crops, by the line classifier's confident answers."""
+        if not crops:
+            return 0, 0
+        engine = self._ocr()
+        with self._lock:
+            output = engine._load_cls_model()(crops)
+        upright = upside_down = 0
+        for label, score in output.cls_res or []:
+            if score < 0.9:
+                continue
+            if "180" in label:
+                upside_down += 1
+            else:
+                upright += 1
+        return upright, upside_down
+
+    def recognize(self, crops: list[Any]) -> list[tuple[str, float]]:
+        if not crops:
+            return []
+        from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+        engine = self._ocr()
+        with self._lock:
+            output = engine._load_rec_model()(TextRecInput(img=crops))
+        return [(str(text), float(score)) for text, score in zip(output.txts, output.scores, strict=True)]
+
+    def read_single_line(self, image: Any) -> tuple[str, float] | None:
+        """Recognition only: the whole image is one line of text."""
+        read = self.recognize([image])
+        return read[0] if read and read[0][0] else None
+
+    def read(self, image: Any, min_score: float = 0.5) -> Reading:
+        """Detect once, turn upright, recognise every line."""
+        import numpy as np
+
+        boxes = self.detect(image)
+        turns = self._quarter_turns(image, boxes)
+        height, width = image.shape[:2]
+        upright = np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
+        boxes = [_ordered(tuple(rotate_point(p, turns, width, height) for p in box)) for box in boxes]
+        crops = [crop(upright, box) for box in boxes]
+        texts = self.recognize(crops)
+        lines = [
+            Line(text, box, score)
+            for box, (text, score) in zip(boxes, texts, strict=True)
+            if text.strip() and score >= min_score
+        ]
+        return Reading(lines, turns, upright)
+
+    def _quarter_turns(self, image: Any, boxes: list[Quad]) -> int:
+        """Counter-clockwise quarter turns that make the page upright (numpy's rot90 k)."""
+        tall = [box for box in boxes if _side(box, 3) > TALL * _side(box, 1)]
+        wide = [box for box in boxes if _side(box, 1) >= _side(box, 3)]
+        sideways = sum(_side(b, 3) for b in tall) > sum(_side(b, 1) for b in wide)
+        sample = sorted(tall if sideways else wide, key=lambda b: -max(_side(b, 1), _side(b, 3)))
+        upright, upside_down = self.upside_down_votes(
+            [crop(image, box) for box in sample[:ORIENTATION_SAMPLE]]
+        )
+        flipped = upside_down > upright
+        if sideways:
+            # RapidOCR's crop turns a tall box counter-clockwise: upright then means the text ran
+            # down the page, which was turned clockwise
+            return 3 if flipped else 1
+        return 2 if flipped else 0
+
+
+def _side(box: Quad, corner: int) -> float:
+    (x0, y0), (x1, y1) = box[0], box[corner]
+    return math.hypot(x1 - x0, y1 - y0)
+
+
+def rotate_point(point: Point, turns: int, width: int, height: int) -> Point:
+    """Where a point of a width x height image lands after `turns` counter-clockwise turns."""
+    x, y = point
+    for _ in range(turns % 4):
+        x, y = y, width - 1 - x
+        width, height = height, width
+    return x, y
+
+
+def _ordered(points: tuple[Point, ...]) -> Quad:
+    """Top-left, top-right, bottom-right, bottom-left (for text within 45 degrees of upright)."""
+    by_y = sorted(points, key=lambda p: (p[1], p[0]))
+    top = sorted(by_y[:2])
+    bottom = sorted(by_y[2:])
+    return (top[0], top[1], bottom[1], bottom[0])
+
+
+def crop(image: Any, box: Quad) -> Any:
+    import numpy as np
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    return get_rotate_crop_image(image, np.array(box, dtype=np.float32))

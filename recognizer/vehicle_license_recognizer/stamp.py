@@ -1,0 +1,226 @@
+"""The issuing authority, read from the red stamp (发证机关章) of the main page.
+
+Real cards carry a rectangular stamp with the name in three short horizontal lines (北京市公 /
+安局公安 / 交通管理局). The stamp is found by its redness where the form prints it (or anywhere
+on the page when the page could not be aligned), its ink is turned black on white, and its lines
+are detected and read, top to bottom. A round seal with its name along an arc (our older drawings)
+falls back to the polar reader in seal.py.
+
+The name follows a fixed pattern (place + 公安局 + 交通警察总队/支队/大队, 公安交通管理局, …), which
+repairs misread characters of the fixed part; a repaired name gets a low confidence, so the record
+asks for a human look.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vehicle_license_intake.domain.plate import PROVINCES
+from vehicle_license_recognizer.chinese import to_simplified
+from vehicle_license_recognizer.form import STAMP_BOX
+
+if TYPE_CHECKING:
+    from vehicle_license_recognizer.layout import PageFit
+    from vehicle_license_recognizer.ocr import OcrEngine, Quad
+
+MIN_RED_PIXELS = 300
+STAMP_LINE_HEIGHT = 64  # pixels: the stamp is scaled so its lines are read at this height
+
+_SUFFIXES = (
+    "公安局公安交通管理局",
+    "公安局交通警察总队",
+    "公安局交通警察支队",
+    "公安局交通警察大队",
+    "公安局交通管理局",
+    "公安交通管理局",
+    "公安局交通警察局",
+)
+_MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
+_AUTONOMOUS_REGIONS = ("内蒙古", "广西", "西藏", "宁夏", "新疆")
+_PLACE_STARTS = (*PROVINCES.values(),)
+REPAIRED = 0.5
+
+
+@dataclass(frozen=True)
+class StampReading:
+    authority: str
+    confidence: float
+    box: Quad  # on the image it was read from
+
+
+def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampReading | None:
+    """The authority from an upright RGB image of a main page (or both pages)."""
+    import cv2
+    import numpy as np
+
+    height, width = rgb.shape[:2]
+    if main_page is not None:
+        corners = main_page.quad(STAMP_BOX)
+        xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+        left, top = max(0, int(min(xs))), max(0, int(min(ys)))
+        right, bottom = min(width, int(max(xs)) + 1), min(height, int(max(ys)) + 1)
+    else:
+        left, top, right, bottom = 0, 0, width, height
+    if right - left < 20 or bottom - top < 20:
+        return None
+    region = rgb[top:bottom, left:right].astype(np.int16)
+    redness = region[:, :, 0] - (region[:, :, 1] + region[:, :, 2]) // 2
+    strongest = float(np.percentile(redness, 99.5))
+    threshold = max(35.0, 0.45 * strongest)
+    mask = (redness > threshold).astype(np.uint8)
+    if int(mask.sum()) < MIN_RED_PIXELS:
+        return None
+    # the stamp: the largest cluster of red ink (characters merged by a dilation)
+    size = max(3, int(min(region.shape[:2]) * 0.04))
+    merged = cv2.dilate(mask, np.ones((size, size), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(merged)
+    if count < 2:
+        return None
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = (int(v) for v in stats[biggest, :4])
+    if w < 20 or h < 20:
+        return None
+    margin = size
+    x0, y0 = max(0, x - margin), max(0, y - margin)
+    x1, y1 = min(region.shape[1], x + w + margin), min(region.shape[0], y + h + margin)
+    # Red ink is dark in the green channel, the pale pink and blue background is light: the green
+    # channel keeps the strokes' shapes where a redness map blurs faded ink into blobs.
+    green = region[y0:y1, x0:x1, 1].astype(np.float32)
+    dark, light = np.percentile(green, 1), np.percentile(green, 90)
+    ink = np.clip((green - dark) * (255.0 / max(1.0, light - dark)), 0, 255).astype(np.uint8)
+    box: Quad = (
+        (left + x0, top + y0),
+        (left + x1, top + y0),
+        (left + x1, top + y1),
+        (left + x0, top + y1),
+    )
+    read = _read_lines(ink, ocr)
+    if read is not None:
+        repaired = repair_authority(*read)
+        if repaired is not None:
+            return StampReading(repaired[0], repaired[1], box)
+    from vehicle_license_recognizer.seal import read_round_seal
+
+    round_read = read_round_seal(rgb[top:bottom, left:right], ocr.read_single_line)
+    if round_read is None:
+        return None
+    return StampReading(round_read[0], round_read[1], box)
+
+
+def _read_lines(ink: Any, ocr: OcrEngine) -> tuple[str, float] | None:
+    """The stamp's horizontal lines, top to bottom, joined. The lines are found by the ink's row
+    profile (the frame's rules excluded) and each is read from border to border, so a faint first
+    or last character is read too."""
+    import cv2
+    import numpy as np
+
+    scale = 3.6 * STAMP_LINE_HEIGHT / max(1, ink.shape[0])
+    if abs(scale - 1) > 0.1:
+        ink = cv2.resize(ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    height, width = ink.shape
+    dark = ink < 128
+    inner = dark[:, int(0.08 * width) : int(0.92 * width)]
+    profile = inner.mean(axis=1)
+    floor = float(np.percentile(profile, 20))
+    peak = float(profile.max())
+    if peak - floor < 0.05:
+        return None
+    text_rows = profile > floor + 0.25 * (peak - floor)
+    bands: list[tuple[int, int]] = []
+    y = 0
+    while y < height:
+        if not text_rows[y]:
+            y += 1
+            continue
+        end = y
+        while end < height and (text_rows[end] or text_rows[min(height - 1, end + 1)]):
+            end += 1
+        bands.append((y, end))
+        y = end + 1
+    bands = [(a, b) for a, b in bands if b - a >= 0.07 * height]  # not the frame's rules
+    if not bands:
+        return None
+    columns = np.nonzero(dark[:, :width].mean(axis=0) < 0.6)[0]  # not the frame's vertical rules
+    left, right = (int(columns[0]), int(columns[-1])) if len(columns) else (0, width)
+    pad = int(0.02 * height)
+    crops = [
+        np.stack([ink[max(0, a - pad) : min(height, b + pad), left : right + 1]] * 3, axis=-1)
+        for a, b in bands
+    ]
+    texts = ocr.recognize(crops)
+    parts = [(re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(t)), s) for t, s in texts]
+    parts = [(t, s) for t, s in parts if t]
+    if not parts:
+        return None
+    return "".join(t for t, _ in parts), min(s for _, s in parts)
+
+
+def _province_form(name: str) -> str:
+    return name + ("市" if name in _MUNICIPALITIES else "自治区" if name in _AUTONOMOUS_REGIONS else "省")
+
+
+def _repair_province(place: str) -> str | None:
+    """The province (省) or municipality (市) name one character away from the start of the
+    place, nearest the start first: the place with that name repaired."""
+    from vehicle_license_recognizer.extraction import edit_distance_at_most_one
+
+    found: list[tuple[int, int, str, int]] = []  # (start, -width, expected, end)
+    for name in _PLACE_STARTS:
+        expected = _province_form(name)
+        for start in range(3):
+            for width in (len(expected) + 1, len(expected), len(expected) - 1):
+                window = place[start : start + width]
+                if window != expected and edit_distance_at_most_one(window, expected):
+                    found.append((start, -width, expected, start + width))
+    if not found:
+        return None
+    _, _, expected, end = min(found)
+    return expected + place[end:]
+
+
+def _distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def _usual_suffix(place: str) -> str:
+    if place[:2] in _MUNICIPALITIES:
+        return "公安局交通警察总队"
+    return "公安局交通警察大队" if place.endswith("县") else "公安局交通警察支队"
+
+
+def repair_authority(text: str, score: float) -> tuple[str, float] | None:
+    """The authority's name from what was read; any repair lowers the confidence."""
+    compact = re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(text))
+    anchor = compact.find("公安")
+    if anchor < 2:
+        return None
+    place, rest = compact[:anchor], compact[anchor:]
+    # The read may start with a stroke of the stamp's border or a seal's star: the name starts
+    # with a province or municipality when one is there.
+    starts = [place.find(name) for name in _PLACE_STARTS if name in place]
+    repaired = False
+    if starts and min(starts) > 0:
+        place, repaired = place[min(starts) :], True
+    if not any(place.startswith(_province_form(name)) for name in _PLACE_STARTS):
+        fixed = _repair_province(place)
+        place, repaired = fixed or place, repaired or fixed is not None
+    exact = [s for s in _SUFFIXES if rest.startswith(s)]
+    if exact:
+        return place + max(exact, key=len), (min(score, REPAIRED) if repaired else score)
+    truncated = [s for s in _SUFFIXES if s.startswith(rest)]
+    if truncated:
+        usual = _usual_suffix(place)
+        suffix = usual if usual in truncated else min(truncated, key=len)
+        return place + suffix, min(score, REPAIRED)
+    distance, suffix = min((_distance(rest[: len(s)], s), s) for s in _SUFFIXES)
+    if distance > max(2, len(suffix) // 3):
+        suffix = _usual_suffix(place)
+    return place + suffix, min(score, REPAIRED)
