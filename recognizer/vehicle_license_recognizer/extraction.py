@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -47,6 +48,8 @@ MAIN_ONLY = frozenset(MAIN_PAGE_FIELDS) - {"plate_number", "license_issuing_auth
 SECONDARY_ONLY = frozenset(SECONDARY_PAGE_FIELDS) - {"plate_number"}
 NOT_APPLICABLE_FIELDS = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 ROW_TOLERANCE = 1.3  # label heights
+# Web copies carry watermarks and banners: a line with a web address or a sample mark is no value.
+WATERMARK = re.compile(r"(?i)www\.|https?:|\.(com|cn|net)\b|样本|样例|仅供|sample")
 ACROSS_WEIGHT = 2.0  # a value's distance off its label's row counts this much more than along it
 TRUSTED = 0.8  # validation's LOW_CONFIDENCE threshold: below it a human looks
 REPAIRED = 0.6  # a value changed by its format's rules
@@ -170,7 +173,7 @@ def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[
     values: list[_Value] = []
     for line in lines:
         text = re.sub(r"\s+", "", to_simplified(line.text.strip()))
-        if not text or TITLE in text or _is_english(line.text):
+        if not text or TITLE in text or _is_english(line.text) or WATERMARK.search(text):
             continue
         position = 0
         while position < len(text):
@@ -184,12 +187,21 @@ def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[
                 continue
             inside = _label_inside(rest)
             stop = position + inside[0] if inside else len(text)
-            start, end = _fraction(text, position), _fraction(text, stop)
-            values.append(
-                _Value(Line(text[position:stop], _part(line, start, end), line.score), text[position:stop])
-            )
+            for a, b in _pieces(text, position, stop):
+                start, end = _fraction(text, a), _fraction(text, b)
+                values.append(_Value(Line(text[a:b], _part(line, start, end), line.score), text[a:b]))
             position = stop
     return labels, values
+
+
+def _pieces(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    """One value, or two dates merged into one detection (the register and issue dates share a
+    row): each date apart."""
+    dates = list(_DATE.finditer(text, start, stop))
+    if len(dates) < 2:
+        return [(start, stop)]
+    cuts = [start, *(match.start() for match in dates[1:]), stop]
+    return list(itertools.pairwise(cuts))
 
 
 def extract(lines: Sequence[Line]) -> Extraction:
@@ -491,6 +503,20 @@ def _use_confidence(text: str, value: str) -> float:
     return 1.0 if _clean_text(text) == value else REPAIRED
 
 
+_SIZE_CLASSES = "微小中大重轻"
+
+
+def _clean_vehicle_type(text: str) -> str:
+    """Vehicle types start with a size class and 型 (小型轿车, 重型半挂牵引车): a misread 型 is
+    restored."""
+    value = _clean_text(text)
+    if len(value) >= 4 and value[0] in _SIZE_CLASSES and value[1] != "型" and value.endswith("车"):
+        return value[0] + "型" + value[2:]
+    if len(value) >= 3 and value[0] in _SIZE_CLASSES and value[1] != "型" and value[1:].endswith("车"):
+        return value[0] + "型" + value[1:]  # 型 not read at all
+    return value
+
+
 def _clean_inspection(text: str) -> str:
     value = _clean_text(text)
     start = value.find("检验有效期")
@@ -512,6 +538,7 @@ CLEANERS: dict[str, Callable[[str], str]] = {
     "gabarite": _clean_gabarite,
     "use_character": _clean_use,
     "model": _clean_model,
+    "vehicle_type": _clean_vehicle_type,
     "inspection_record": _clean_inspection,
 }
 FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
@@ -535,4 +562,5 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
 ADJUST: dict[str, Callable[[str, str], float]] = {
     "vin": _vin_confidence,
     "use_character": _use_confidence,
+    "vehicle_type": lambda text, value: 1.0 if _clean_text(text) == value else REPAIRED,
 }

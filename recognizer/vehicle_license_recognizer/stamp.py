@@ -80,6 +80,18 @@ def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampRead
         return None
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h = (int(v) for v in stats[biggest, :4])
+    # a holographic strip or a glare band can cut the stamp in pieces: its large neighbours join
+    reach = max(w, h) // 2
+    for index in range(1, count):
+        px, py, pw, ph, area = (int(v) for v in stats[index])
+        near = px <= x + w + reach and px + pw >= x - reach and py <= y + h + reach and py + ph >= y - reach
+        if index != biggest and near and area >= 0.08 * stats[biggest, cv2.CC_STAT_AREA]:
+            x, y, w, h = (
+                min(x, px),
+                min(y, py),
+                max(x + w, px + pw) - min(x, px),
+                max(y + h, py + ph) - min(y, py),
+            )
     if w < 20 or h < 20:
         return None
     margin = size
@@ -212,6 +224,8 @@ def repair_authority(text: str, score: float) -> tuple[str, float] | None:
     if not any(place.startswith(_province_form(name)) for name in _PLACE_STARTS):
         fixed = _repair_province(place)
         place, repaired = fixed or place, repaired or fixed is not None
+    # a name that does not start with its province or municipality lost its first characters
+    repaired = repaired or not any(place.startswith(name) for name in _PLACE_STARTS)
     exact = [s for s in _SUFFIXES if rest.startswith(s)]
     if exact:
         return place + max(exact, key=len), (min(score, REPAIRED) if repaired else score)
