@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from vehicle_license_recognizer.layout import PageFit
     from vehicle_license_recognizer.ocr import OcrEngine, Quad
 
-MIN_RED_PIXELS = 300
+MIN_RED_FRACTION = 0.01  # of the region searched: less red than this is no stamp
 STAMP_LINE_HEIGHT = 64  # pixels: the stamp is scaled so its lines are read at this height
 
 _SUFFIXES = (
@@ -70,31 +70,35 @@ def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampRead
     strongest = float(np.percentile(redness, 99.5))
     threshold = max(35.0, 0.45 * strongest)
     mask = (redness > threshold).astype(np.uint8)
-    if int(mask.sum()) < MIN_RED_PIXELS:
+    if int(mask.sum()) < max(40, MIN_RED_FRACTION * mask.size):
         return None
     # the stamp: the largest cluster of red ink (characters merged by a dilation)
-    size = max(3, int(min(region.shape[:2]) * 0.04))
+    size = max(3, int(min(region.shape[:2]) * 0.07))
     merged = cv2.dilate(mask, np.ones((size, size), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(merged)
     if count < 2:
         return None
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h = (int(v) for v in stats[biggest, :4])
-    # a holographic strip or a glare band can cut the stamp in pieces: its large neighbours join
-    reach = max(w, h) // 2
-    for index in range(1, count):
-        px, py, pw, ph, area = (int(v) for v in stats[index])
-        near = px <= x + w + reach and px + pw >= x - reach and py <= y + h + reach and py + ph >= y - reach
-        if index != biggest and near and area >= 0.08 * stats[biggest, cv2.CC_STAT_AREA]:
-            x, y, w, h = (
-                min(x, px),
-                min(y, py),
-                max(x + w, px + pw) - min(x, px),
-                max(y + h, py + ph) - min(y, py),
-            )
+    # The stamp's characters, or pieces of it cut by a holographic strip or a glare band, are
+    # joined: every large enough piece within about a character of the stamp so far, repeatedly.
+    pieces = [tuple(int(v) for v in stats[index]) for index in range(1, count)]
+    smallest = 0.08 * max(piece[4] for piece in pieces)
+    reach = int(1.5 * float(np.median([piece[3] for piece in pieces]))) + size
+    grown = True
+    while grown:
+        grown = False
+        for px, py, pw, ph, area in pieces:
+            inside = px >= x and py >= y and px + pw <= x + w and py + ph <= y + h
+            near = px <= x + w + reach and px + pw >= x - reach and py <= y + h + reach and py + ph >= y - reach
+            if near and not inside and area >= smallest:
+                right, bottom = max(x + w, px + pw), max(y + h, py + ph)
+                x, y = min(x, px), min(y, py)
+                w, h = right - x, bottom - y
+                grown = True
     if w < 20 or h < 20:
         return None
-    margin = size
+    margin = max(2, size // 3)
     x0, y0 = max(0, x - margin), max(0, y - margin)
     x1, y1 = min(region.shape[1], x + w + margin), min(region.shape[0], y + h + margin)
     # Red ink is dark in the green channel, the pale pink and blue background is light: the green
@@ -136,7 +140,7 @@ def _read_lines(ink: Any, ocr: OcrEngine) -> tuple[str, float] | None:
     inner = dark[:, int(0.08 * width) : int(0.92 * width)]
     profile = inner.mean(axis=1)
     floor = float(np.percentile(profile, 20))
-    peak = float(profile.max())
+    peak = float(np.percentile(profile, 90))  # not the frame's rules, which are darker than text
     if peak - floor < 0.05:
         return None
     text_rows = profile > floor + 0.25 * (peak - floor)
