@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import struct
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
 import pytest
 from hypothesis import settings
-from moto import mock_aws
 
+from moto_harness import EmulatedAccount, atomic_dynamodb_requests
 from vehicle_license_intake import handler
 from vehicle_license_intake.app import build_pipeline
 from vehicle_license_intake.config import Settings
@@ -78,23 +75,15 @@ def bmp(label: str = "") -> bytes:
 
 @pytest.fixture(scope="session", autouse=True)
 def _atomic_dynamodb() -> Iterator[None]:
-    """DynamoDB applies each request atomically: a conditional write sees the item as the last
-    completed write left it. Moto answers requests from several threads (a test's concurrent
-    deliveries, the threaded server of the demo) without a lock, so two `attribute_not_exists`
-    puts can both succeed. In the tests only, each DynamoDB request runs under one lock."""
-    from moto.dynamodb.responses import DynamoHandler
+    """Each emulated DynamoDB request is atomic, as in DynamoDB (moto_harness)."""
+    with atomic_dynamodb_requests():
+        yield
 
-    original = DynamoHandler.call_action
-    lock = threading.RLock()
 
-    @functools.wraps(original)
-    def call_action(self: DynamoHandler) -> Any:
-        with lock:
-            return original(self)
-
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    yield
-    DynamoHandler.call_action = original  # type: ignore[method-assign]
+@pytest.fixture(scope="session")
+def emulated_account() -> EmulatedAccount:
+    """Moto with the template deployed, once per worker process (moto_harness)."""
+    return EmulatedAccount(API_KEY)
 
 
 @pytest.fixture(autouse=True)
@@ -177,20 +166,8 @@ class Intake:
         return plain(item) if item else None
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = self.session.client("sqs")
-        messages: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=self.stack.dead_letter_queue_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=60,
-            ).get("Messages", [])
-            if not batch:
-                return messages
-            messages.extend(
-                {"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in batch
-            )
+        """The messages in the dead-letter queue (read once: they stay hidden for a minute)."""
+        return aws.read_queue(self.session.client("sqs"), self.stack.dead_letter_queue_url)
 
     def put_secret(self, secret_string: str) -> None:
         self.session.client("secretsmanager").put_secret_value(
@@ -200,13 +177,24 @@ class Intake:
 
 @pytest.fixture
 def intake(
-    upstream: UpstreamEmulator, recognizer: GroundTruthRecognizer, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    emulated_account: EmulatedAccount,
+    upstream: UpstreamEmulator,
+    recognizer: GroundTruthRecognizer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Intake]:
-    with mock_aws():
-        session = aws.session()
-        deployed = stack.deploy(session, stack_name="vli-test", parameters={"OcrEndpointUrl": upstream.url})
-        helper = Intake(deployed, upstream, recognizer, session, monkeypatch)
-        helper.put_secret(json.dumps({"api_key": API_KEY}))
+    """The template deployed into moto, clean, its function pointed at this test's emulator.
+    The deployment is shared by the tests of a worker process; a test marked `own_stack`
+    (it breaks its stack on purpose) gets one of its own."""
+    if request.node.get_closest_marker("own_stack"):
+        deployment = emulated_account.own_stack(upstream.url)
+    else:
+        deployment = emulated_account.shared_stack()
+    with deployment as (session, deployed):
+        environment = {**deployed.function_environment, "OCR_ENDPOINT_URL": upstream.url}
+        helper = Intake(
+            replace(deployed, function_environment=environment), upstream, recognizer, session, monkeypatch
+        )
         helper.configure()
         yield helper
     handler.reset()

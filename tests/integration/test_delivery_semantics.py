@@ -303,6 +303,7 @@ def test_live_claim_of_another_invocation_is_respected(intake: Intake) -> None:
     assert intake.upstream.calls_for(image) == 0
 
 
+@pytest.mark.own_stack  # it deletes the dead-letter queue
 def test_aws_error_raises_and_the_retry_completes_without_paying_twice(intake: Intake) -> None:
     """An SQS failure after a 5021: the item says FAILED (never UNRECOGNIZED without its message)
     and keeps the decided outcome; Lambda's retry sends the message without a second call."""

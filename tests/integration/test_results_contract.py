@@ -3,13 +3,13 @@ in-memory fake the unit tests use, so that the fake stays true to the adapter.""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from fakes import InMemoryResults
+from moto_harness import EmulatedAccount
 from vehicle_license_intake.events import Upload, parse_record
 from vehicle_license_intake.outcomes import ErrorInfo, PendingOutcome, Status
 from vehicle_license_intake.ports import ClaimState, ResultsRepository
@@ -34,19 +34,21 @@ def unrecognized_outcome(attempts: int = 1) -> PendingOutcome:
 
 
 @pytest.fixture(params=["dynamodb", "in-memory"])
-def results(request: pytest.FixtureRequest) -> Iterator[ResultsRepository]:
+def results(request: pytest.FixtureRequest, emulated_account: EmulatedAccount) -> Iterator[ResultsRepository]:
     if request.param == "in-memory":
         yield InMemoryResults(clock=lambda: NOW)
         return
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        table = dynamodb.create_table(
-            TableName="results",
+    with emulated_account.beside_the_stack() as session:
+        table = session.resource("dynamodb").create_table(
+            TableName=f"results-{uuid.uuid4().hex}",
             KeySchema=[{"AttributeName": "image_uri", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "image_uri", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        yield ResultsTable(table, clock=lambda: NOW)
+        try:
+            yield ResultsTable(table, clock=lambda: NOW)
+        finally:
+            table.delete()
 
 
 def test_a_new_version_is_claimed_and_once_finished_a_redelivery_is_a_duplicate(
