@@ -1,9 +1,10 @@
-"""Text lines from a photo with RapidOCR (PP-OCR ONNX models shipped in its wheel), detected once.
+"""Text lines from a photo with RapidOCR (PP-OCR ONNX models shipped in its wheel).
 
-The page's orientation is found from that one detection (tall boxes: the page is sideways) and
-the line classifier's 0/180 votes on a few crops; the image and the detected boxes are then
-turned upright together, so lines are recognised in one pass and their geometry reads left to
-right, top to bottom, whatever way the photo was taken. No blind full-page retries.
+The page's orientation is found from one detection (tall boxes: the page is sideways) and the
+line classifier's 0/180 votes on a few crops; the image and its boxes are turned upright (a
+sideways page is detected once more, upright, as text running down a page is grouped into lines
+less well), so lines are recognised in one pass and their geometry reads left to right, top to
+bottom, whatever way the photo was taken. No blind full-page retries.
 """
 
 from __future__ import annotations
@@ -108,14 +109,18 @@ class OcrEngine:
         return read[0] if read and read[0][0] else None
 
     def read(self, image: Any, min_score: float = 0.5) -> Reading:
-        """Detect once, turn upright, recognise every line."""
+        """Detect, turn upright, recognise every line."""
         import numpy as np
 
         boxes = self.detect(image)
         turns = self._quarter_turns(image, boxes)
         height, width = image.shape[:2]
         upright = np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
-        boxes = [_ordered(tuple(rotate_point(p, turns, width, height) for p in box)) for box in boxes]
+        if turns % 2:
+            # text running down the page is grouped into lines less well: detect again upright
+            boxes = self.detect(upright)
+        else:
+            boxes = [_ordered(tuple(rotate_point(p, turns, width, height) for p in box)) for box in boxes]
         crops = [crop(upright, box) for box in boxes]
         texts = self.recognize(crops)
         lines = [
