@@ -157,11 +157,11 @@ def parse_response(http_status: int, content: bytes) -> Recognition:
     request_id = _request_id(document.get("request_id"))
     if code != SUCCESS_CODE:
         message, truncated = bounded_message(_text(document.get("msg")) or _text(document.get("message")))
-        status = _text(document.get("status"))
+        status = _short_text(document.get("status"), MAX_STATUS_CHARS)
         raise error_for_code(
             code,
             message,
-            status=truncated_text(status, MAX_STATUS_CHARS)[0] if status else None,
+            status=status or None,
             request_id=request_id,
             http_status=http_status,
             message_truncated=truncated,
@@ -252,6 +252,11 @@ def _text(value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""
+
+
+def _short_text(value: Any, max_chars: int) -> str:
+    """A name-like value (a status): text that can be stored, cut at `max_chars`."""
+    return truncated_text(text_without_surrogates(_text(value))[0], max_chars)[0]
 
 
 def _request_id(value: Any) -> str | None:
