@@ -33,7 +33,7 @@ from vehicle_license_intake.upstream.rate_limit import RateLimiter
 
 # Seconds kept back from the invocation's remaining time for writing the outcome.
 OUTCOME_RESERVE_SECONDS = 5.0
-# An attempt with less read time than this is not worth starting.
+# An attempt with less time than this is not worth starting.
 MIN_ATTEMPT_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
@@ -84,9 +84,9 @@ class UpstreamClient:
         transient_failures = 0
         attempt = 0
         while True:
-            # The whole call, the answer read to its last byte, fits in this many seconds.
-            read_timeout = min(self._read_timeout, deadline.remaining_seconds() - OUTCOME_RESERVE_SECONDS)
-            if read_timeout < MIN_ATTEMPT_SECONDS:
+            # The whole call, its answer read to the last byte, fits in this many seconds.
+            budget = min(self._read_timeout, deadline.remaining_seconds() - OUTCOME_RESERVE_SECONDS)
+            if budget < MIN_ATTEMPT_SECONDS:
                 error = UpstreamOutOfTime(
                     "the invocation has no time left for an upstream call", code="OUT_OF_TIME"
                 )
@@ -95,7 +95,7 @@ class UpstreamClient:
             self._rate_limiter.acquire(deadline)
             attempt += 1
             try:
-                recognition = self._call_once(body, key, read_timeout, attempt)
+                recognition = self._call_once(body, key, budget, attempt)
                 recognition.attempts = attempt
                 return recognition
             except UpstreamKeyRejected as error:
