@@ -127,7 +127,8 @@ class EmulatedAccount:
 def _switched_on(*, keep_state: bool) -> Iterator[None]:
     """mock_aws on for the block; with `keep_state`, on and off again without losing moto's
     state (otherwise it starts empty). The state stays when it is switched off."""
-    from moto.core.models import reset_responses_mock, responses_mock
+    from moto.core.custom_responses_mock import reset_responses_mock
+    from moto.core.models import responses_mock
 
     # Each start registers moto's URL patterns with its `responses` mock again: without this
     # reset they would pile up, test after test.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vehicle_license_tools import aws
-from vehicle_license_tools.demo import run_demo, sample_images
+from vehicle_license_tools.demo import DemoReport, run_demo, sample_images
 from vehicle_license_tools.emulator import GroundTruthRecognizer
 from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
 
@@ -30,8 +30,8 @@ SAMPLE_STATUSES = {
 }
 
 
-def statuses(report: object) -> dict[str, str]:
-    return {u["file"]: (u["item"] or {}).get("status") for u in report.uploads}  # type: ignore[attr-defined]
+def statuses(report: DemoReport) -> dict[str, str | None]:
+    return {u["file"]: (u["item"] or {}).get("status") for u in report.uploads}
 
 
 def test_demo_processes_every_sample_end_to_end(demo_env: None) -> None:
@@ -106,10 +106,13 @@ def test_url_input_type_sends_a_presigned_url_the_upstream_can_fetch(monkeypatch
         UpstreamEmulator(GroundTruthRecognizer.from_directory(DEFAULT_SAMPLES), ["k"]) as upstream,
     ):
         session = aws.session()
-        deployed = stack.deploy(
-            session, stack_name="vli-url", parameters={"OcrEndpointUrl": upstream.url, "OcrInputType": "url"}
+        deployed = stack.deploy_with_upstream(
+            session,
+            stack_name="vli-url",
+            upstream_url=upstream.url,
+            api_key="k",
+            parameters={"OcrInputType": "url"},
         )
-        session.client("secretsmanager").put_secret_value(SecretId=deployed.secret_id, SecretString="k")
         for name, value in deployed.function_environment.items():
             monkeypatch.setenv(name, value)
         handler.reset()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import API_KEY, Intake, jpeg
+from vehicle_license_intake.events import Upload, parse_record
 from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
 from vehicle_license_tools.emulator import Reply
 
@@ -281,9 +282,8 @@ def test_expired_claim_of_a_crashed_invocation_is_taken_over(intake: Intake) -> 
     image = intake.recognizable(jpeg("crashed"))
     record = intake.put("uploads/crash.jpg", image)
     results = intake.pipeline().results
-    from vehicle_license_intake.events import parse_record
-
     upload = parse_record(record)
+    assert isinstance(upload, Upload)
     results.claim_upload(upload, owner="a-dead-invocation", lease_seconds=-1)  # died, lease over
 
     intake.invoke(record)
@@ -295,9 +295,10 @@ def test_expired_claim_of_a_crashed_invocation_is_taken_over(intake: Intake) -> 
 def test_live_claim_of_another_invocation_is_respected(intake: Intake) -> None:
     image = intake.recognizable(jpeg("busy"))
     record = intake.put("uploads/busy.jpg", image)
-    from vehicle_license_intake.events import parse_record
+    upload = parse_record(record)
+    assert isinstance(upload, Upload)
 
-    intake.pipeline().results.claim_upload(parse_record(record), owner="another-live-one", lease_seconds=600)
+    intake.pipeline().results.claim_upload(upload, owner="another-live-one", lease_seconds=600)
 
     assert intake.invoke(record)["outcomes"] == {"IN_PROGRESS": 1}
     assert intake.upstream.calls_for(image) == 0
@@ -363,7 +364,7 @@ def test_the_api_key_and_personal_data_never_reach_logs_table_or_queue(intake: I
         with pytest.raises(Exception, match="records failed"):
             intake.upload("uploads/key.jpg", bad)
     finally:
-        logger.removeHandler(log_handler)
+        logging.getLogger(logger.service).removeHandler(log_handler)  # the logger behind Powertools'
         logger.setLevel("INFO")
 
     output = captured.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,9 @@ from vehicle_license_intake.events import Ignored, Upload, parse_record, uploads
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
-def load(name: str) -> dict:  # type: ignore[type-arg]
-    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+def load(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return event
 
 
 def test_sample_upload_event_parses_into_one_upload() -> None:
