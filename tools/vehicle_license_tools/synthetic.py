@@ -1,9 +1,17 @@
-"""Synthetic 行驶证 images with ground truth: the renderer behind samples/ and the recognizer's
-corpus. Every license is invented: names, addresses and numbers belong to nobody, VINs carry
-valid check digits and plates match GA 36.
+"""Synthetic 行驶证 images with ground truth. Every license is invented: names, addresses and
+numbers belong to nobody, VINs carry valid check digits and plates match GA 36.
 
-Rendering needs Pillow and a CJK font: the subset shipped in fonts/ (WenQuanYi Micro Hei,
-Apache-2.0, see fonts/LICENSE) covers every character this module prints.
+Two generators share the random licenses below:
+
+- `corpus()` / `render()` / `Painter`: the simple drawings behind samples/ (clean print, a round
+  seal, mild degradations);
+- `realistic_corpus()` (package `cards`): cards that look like real ones (the printed form on
+  security stock, values in a misregistered second pass, the rectangular red stamp, sleeve glare,
+  hands, seats, both pages, quarter turns, 400-4000 px, watermarks, banners) and other cards that
+  must be answered 5021.
+
+Rendering needs Pillow (and OpenCV for the realistic cards) and the font subsets shipped in fonts/
+(openly licensed, see fonts/README): they cover every character either generator prints.
 """
 
 from __future__ import annotations
@@ -11,14 +19,18 @@ from __future__ import annotations
 import io
 import math
 import random
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS, MAIN_PAGE_FIELDS, SECONDARY_PAGE_FIELDS
 from vehicle_license_intake.domain.vin import MODEL_YEAR_CODES, with_check_digit
 from vehicle_license_recognizer.form import MAIN_PAGE_ROWS, SECONDARY_PAGE_ROWS, TITLE, FormLabel
+
+if TYPE_CHECKING:
+    from vehicle_license_tools.cards.corpus import CardCase, CardImage
 
 SUBSET_FONT = Path(__file__).resolve().parent / "fonts" / "wqy-microhei-subset.ttf"
 FONT_CANDIDATES = (
@@ -447,6 +459,28 @@ def corpus(count: int, seed: int = 7) -> list[dict[str, Any]]:
     ]
 
 
+def realistic_corpus(count: int, seed: int = 2026) -> Iterator[CardImage]:
+    """`count` photos of realistic cards, drawn one at a time: each with its JPEG bytes, the 20
+    fields as printed on the page(s) shown, the conditions applied, and `expected_code` 5021 for
+    the cards that are no vehicle license (see cards/corpus.py)."""
+    from vehicle_license_tools.cards.corpus import realistic_corpus as generate
+
+    return generate(count, seed)
+
+
+def realistic_cases(count: int, seed: int = 2026) -> list[CardCase]:
+    """The plan of `realistic_corpus(count, seed)` without its pixels; `render_realistic` draws one."""
+    from vehicle_license_tools.cards.corpus import realistic_cases as plan
+
+    return plan(count, seed)
+
+
+def render_realistic(case: CardCase) -> CardImage:
+    from vehicle_license_tools.cards.corpus import render as draw
+
+    return draw(case)
+
+
 def characters() -> str:
     """Every character this module can print: what the committed font subset must cover."""
     import inspect
@@ -458,5 +492,11 @@ def characters() -> str:
         for row in rows
         for label in row
     )
-    source = inspect.getsource(sys.modules[__name__]) + TITLE + printed_labels
+    cards = Path(__file__).resolve().parent / "cards"  # the realistic cards' modules print too
+    source = (
+        inspect.getsource(sys.modules[__name__])
+        + "".join(path.read_text(encoding="utf-8") for path in sorted(cards.glob("*.py")))
+        + TITLE
+        + printed_labels
+    )
     return "".join(sorted({c for c in source if ord(c) > 127} | {chr(c) for c in range(32, 127)}))
