@@ -63,7 +63,7 @@ def text_mask(text: str, face: Face, size: int, stroke: int | None = None) -> Ar
         x += f.getlength(piece)
     mask = np.asarray(image)
     if face.dot_matrix:
-        mask = dot_grid(mask, pitch=max(2, round(size / 15)))
+        mask = dot_grid(mask, pitch=max(3, round(size / 12)))
     if face.italic:
         mask = shear(mask, face.italic)
     return mask
@@ -116,12 +116,13 @@ def dot_grid(mask: Array, pitch: int) -> Array:
     rows, cols = max(1, height // pitch), max(1, width // pitch)
     pins = cv2.resize(mask[: rows * pitch, : cols * pitch], (cols, rows), interpolation=cv2.INTER_AREA) > 110
     yy, xx = np.mgrid[0:pitch, 0:pitch]
-    centre = (pitch - 1) / 2
-    dot = (((yy - centre) ** 2 + (xx - centre) ** 2) <= (0.5 * pitch) ** 2).astype(np.uint8) * 255
+    centre = (pitch - 2) / 2  # a dot in the cell's first pitch-1 pixels: one pixel between pins
+    dot = (((yy - centre) ** 2 + (xx - centre) ** 2) <= (0.5 * (pitch - 1)) ** 2 + 0.3).astype(np.uint8) * 255
+    dot[-1, :] = dot[:, -1] = 0
     dots = np.kron(pins.astype(np.uint8), dot).astype(np.uint8)
     out = np.zeros_like(mask)
     out[: dots.shape[0], : dots.shape[1]] = dots
-    return cv2.GaussianBlur(out, (3, 3), 0.6)
+    return cv2.GaussianBlur(out, (3, 3), 0.5)
 
 
 def rotate(mask: Array, degrees: float) -> Array:

@@ -272,6 +272,7 @@ def authority_stamp(card: Array, authority: str, rng: random.Random) -> PixelBox
     width, height = CARD_PX
     w, h = int(rng.uniform(0.21, 0.245) * width), int(rng.uniform(0.29, 0.33) * height)
     x0, y0 = int(rng.uniform(0.025, 0.06) * width), int(rng.uniform(0.63, 0.665) * height)
+    w = min(w, int(0.275 * width) - x0)  # it ends before the VIN's label starts, as measured
     mask = np.zeros((h, w), np.uint8)
     line = max(3, int(0.0045 * width))
     cv2.rectangle(mask, (line // 2, line // 2), (w - 1 - line // 2, h - 1 - line // 2), 255, line)

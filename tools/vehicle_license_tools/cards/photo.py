@@ -304,7 +304,8 @@ def _background(kind: str, size: tuple[int, int], rng: random.Random) -> Array:
     yy, xx = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
     surface = rng.choice(("wood", "leather", "plain")) if kind != "seat" else "seat"
     if surface == "wood":
-        base = f32([rng.uniform(180, 215), rng.uniform(160, 190), rng.uniform(125, 160)])
+        tone = rng.uniform(180, 215)  # beige to honey: never as red as skin
+        base = f32([tone, tone * rng.uniform(0.86, 0.9), tone * rng.uniform(0.68, 0.76)])
         grain = np.sin(yy / rng.uniform(3, 7) + 2.5 * np.sin(xx / rng.uniform(40, 90))) * 7
         grain += noise.normal(0, 4, (small_h, small_w))
         image = base + grain[..., None] * f32([1, 0.85, 0.7])
@@ -369,7 +370,8 @@ def _hand(photo: Array, quad: Array, side: str, seed: int, behind: bool) -> Arra
     body = (
         cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)[..., None] / 255
     )
-    skin = f32([state.uniform(205, 235), state.uniform(155, 185), state.uniform(125, 150)])
+    tone = state.uniform(215, 240)
+    skin = f32([tone, tone * state.uniform(0.72, 0.78), tone * state.uniform(0.58, 0.65)])
     shade = 0.78 + 0.25 * body / max(float(body.max()), 1e-3)  # rounded: lit in the middle
     photo[:] = photo * (1 - edge) + skin * shade * edge
     return mask
