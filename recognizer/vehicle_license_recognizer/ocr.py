@@ -19,6 +19,7 @@ Point = tuple[float, float]
 Quad = tuple[Point, Point, Point, Point]
 
 ORIENTATION_SAMPLE = 24  # longest boxes whose 0/180 votes decide the page's orientation
+DETECT_MAX_SIDE = 1280
 TALL = 1.5  # a box this much taller than wide is text running down the page (RapidOCR's own rule)
 
 
@@ -69,12 +70,22 @@ class OcrEngine:
     # steps are called apart here (its model loaders) to detect once and recognise the crops of
     # an image turned upright afterwards.
     def detect(self, image: Any) -> list[Quad]:
+        """Text boxes, found on a copy no larger than DETECT_MAX_SIDE (detection's time and memory
+        grow with the pixels, and lines a few pixels high are still found there)."""
+        import cv2
+
+        height, width = image.shape[:2]
+        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
+        if scale < 1.0:
+            image = cv2.resize(
+                image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            )
         engine = self._ocr()
         with self._lock:
             output = engine._load_det_model()(image)
         if output.boxes is None:
             return []
-        return [_ordered(tuple((float(x), float(y)) for x, y in box)) for box in output.boxes]
+        return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in output.boxes]
 
     def upside_down_votes(self, crops: list[Any]) -> tuple[int, int]:
         """(upright, upside down) among the crops, by the line classifier's confident answers."""
