@@ -1,9 +1,11 @@
-"""Render the sample images of samples/ with their ground truth (one JSON per image).
+"""Render the sample images of samples/ with their ground truth (one JSON per image), or with
+`--docs` the realistic generated photos the README shows (docs/images/).
 
 The rendered files are committed, so the demo needs no font; re-rendering needs Pillow and a CJK
-font (the subset in tools/vehicle_license_tools/fonts, or Debian's fonts-wqy-microhei):
+font (the subsets in tools/vehicle_license_tools/fonts, or Debian's fonts-wqy-microhei):
 
     python scripts/render_samples.py [--font PATH] [--out samples]
+    python scripts/render_samples.py --docs [--out docs/images]
 """
 
 from __future__ import annotations
@@ -79,11 +81,55 @@ def truth(image_name: str, page: str, fields: dict[str, str] | None, note: str) 
     return document
 
 
+# The README's generated photos, beside its description of the real ones: file -> conditions,
+# page, print face, seed (chosen to show a wood desk, a seat, a hand and a web copy).
+DOC_IMAGES: dict[str, tuple[tuple[str, ...], str, str, int]] = {
+    "synthetic-main-page-sleeve-glare.jpg": (("desk", "medium", "sleeve_glare"), "main", "mono", 4),
+    "synthetic-both-pages-seat.jpg": (("seat", "medium", "both_pages"), "both", "serif", 2),
+    "synthetic-hand-perspective-dot-matrix.jpg": (
+        ("hand", "medium", "dot_matrix", "perspective"),
+        "main",
+        "dot_matrix",
+        3,
+    ),
+    "synthetic-web-copy-watermark-banner.jpg": (
+        ("desk", "small", "banner", "watermark"),
+        "main",
+        "italic",
+        5,
+    ),
+}
+
+
+def render_docs(out: Path) -> None:
+    """Small JPEGs (at most 1000 px wide) of chosen realistic cases, for the README."""
+    import io
+
+    from PIL import Image
+
+    from vehicle_license_tools.cards.corpus import CardCase, realistic_license, render
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (conditions, page, style, seed) in DOC_IMAGES.items():
+        fields = realistic_license(random.Random(seed))
+        item = render(CardCase(0, seed, "vehicle_license", page, conditions, style, fields))
+        image = Image.open(io.BytesIO(item.image))
+        image.thumbnail((1000, 1000), Image.Resampling.LANCZOS)
+        image.save(out / name, "JPEG", quality=80, optimize=True)
+        print(f"{out / name}: {image.size[0]}x{image.size[1]}, {(out / name).stat().st_size // 1024} KB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--font", default=next((f for f in FONT_CANDIDATES if Path(f).exists()), None))
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "samples")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--docs", action="store_true", help="the README's realistic photos instead")
     args = parser.parse_args()
+    root = Path(__file__).resolve().parents[1]
+    if args.docs:
+        render_docs(args.out or root / "docs" / "images")
+        return
+    args.out = args.out or root / "samples"
     if not args.font:
         parser.error("no CJK font found: apt-get install fonts-wqy-microhei, or pass --font")
     painter, rng, out = Painter(args.font), random.Random(20261124), args.out

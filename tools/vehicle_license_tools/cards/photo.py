@@ -434,7 +434,8 @@ def _banner(photo: Array, occluder: Array, boxes: dict[str, PixelBox], rng: rand
         return None
     height, width = photo.shape[:2]
     target = rng.choice(candidates)
-    bar_h = max(8, int((target[3] - target[1]) * rng.uniform(1.1, 1.6)))
+    line = sorted(box[3] - box[1] for box in candidates)[len(candidates) // 2]  # a line's height
+    bar_h = max(8, int(max(line, target[3] - target[1]) * rng.uniform(1.1, 1.6)))
     centre = (target[1] + target[3]) // 2 + rng.randint(-bar_h // 6, bar_h // 6)
     y0, y1 = max(0, centre - bar_h // 2), min(height, centre + bar_h // 2)
     x0 = rng.randint(0, width // 5) if rng.random() < 0.5 else 0
