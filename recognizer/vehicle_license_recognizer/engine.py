@@ -58,7 +58,7 @@ class LocalRecognizer:
             extraction.fields, source=self.source, confidence=extraction.confidence, boxes=result.boxes
         )
 
-    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition:
+    def recognize(self, payload: ImagePayload, deadline: Deadline, *, may_defer: bool = False) -> Recognition:
         """In the function (OCR_PROVIDER=local), where the upstream client would be."""
         image = payload.image if payload.image is not None else _download(payload.url or "")
         recognition = self.read_license(bytes(image))

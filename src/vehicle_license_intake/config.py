@@ -10,6 +10,7 @@ from typing import TypeVar
 DEFAULT_ENDPOINT_URL = "https://v1.apizero.cn/api/ocr-vehicle-license"
 INPUT_TYPES = ("base64", "url")
 PROVIDERS = ("upstream", "local")
+FALLBACKS = ("none", "local")
 
 T = TypeVar("T")
 
@@ -67,6 +68,10 @@ def _http_url(raw: str) -> str:
     return raw
 
 
+def _text(raw: str) -> str:
+    return raw
+
+
 def _setting(default: T, parse: Callable[[str], T]) -> T:
     """A setting's default and how its variable is parsed, written once."""
     return field(default=default, metadata={"parse": parse})  # type: ignore[no-any-return]
@@ -91,6 +96,16 @@ class Settings:
     ocr_provider: str = _setting("upstream", _one_of(PROVIDERS))
     secret_max_age_seconds: int = _setting(300, _non_negative_int)
     result_retention_days: int = _setting(0, _non_negative_int)
+    # SPEC §9: shared by every instance through the control table (without one, OCR_MAX_RPS per
+    # instance is the only limit and there is no quota or breaker).
+    control_table_name: str = _setting("", _text)
+    upstream_max_rps: float = _setting(2.0, _positive(float))
+    upstream_daily_quota: int = _setting(0, _non_negative_int)  # 0: unlimited
+    upstream_breaker_threshold: int = _setting(5, _positive(int))
+    upstream_breaker_cooldown_seconds: float = _setting(60.0, _positive(float))
+    ocr_fallback: str = _setting("none", _one_of(FALLBACKS))
+    # SPEC §10: the bus that final outcomes are published to (none: nothing is published).
+    event_bus_name: str = _setting("", _text)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

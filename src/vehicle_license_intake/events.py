@@ -1,5 +1,8 @@
 """S3 notifications (SPEC §6): which records are uploads to process, and which are ignored.
 
+They arrive in one of two shapes (SPEC §9): a direct S3 event, or a batch of SQS messages from
+the intake queue, each message's body an S3 event (or S3's test event).
+
 A record is an upload only when every value the function uses has the type and the bounds S3
 gives it (a key is a string of at most 1,024 UTF-8 bytes, a size a whole number...); anything else
 is an unknown shape, ignored with a log line: never `s3://bucket/None`, never a value that could
@@ -8,6 +11,7 @@ not be stored in the results table.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -65,6 +69,53 @@ class Ignored:
 
     reason: str
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class IntakeMessage:
+    """One message of an intake-queue batch and the records its S3 event holds."""
+
+    message_id: str
+    receipt_handle: str
+    queue_arn: str
+    receive_count: int
+    items: tuple[Upload | Ignored, ...]
+
+
+def is_queue_batch(event: Any) -> bool:
+    """An SQS event source mapping's event: records whose source is aws:sqs."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
+
+
+def intake_messages(event: Mapping[str, Any]) -> Iterator[IntakeMessage]:
+    """Every message of the batch, each with the uploads (or ignored records) of its body."""
+    for record in event["Records"]:
+        attributes = record.get("attributes") if isinstance(record.get("attributes"), Mapping) else {}
+        try:
+            receive_count = int(attributes.get("ApproximateReceiveCount", 1))
+        except (TypeError, ValueError):
+            receive_count = 1
+        try:
+            body = json.loads(record.get("body") or "")
+        except (TypeError, ValueError):
+            body = None
+        items = (
+            tuple(uploads_in(body))
+            if body is not None
+            else (Ignored("unknown_event_shape", "body not JSON"),)
+        )
+        yield IntakeMessage(
+            message_id=str(record.get("messageId", "")),
+            receipt_handle=str(record.get("receiptHandle", "")),
+            queue_arn=str(record.get("eventSourceARN", "")),
+            receive_count=receive_count,
+            items=items,
+        )
 
 
 def uploads_in(event: Any) -> Iterator[Upload | Ignored]:

@@ -17,6 +17,9 @@ class Status(StrEnum):
     UNRECOGNIZED = "UNRECOGNIZED"
     REJECTED = "REJECTED"
     FAILED = "FAILED"
+    # SPEC §9, intake-queue path only: the upstream's quota is spent or its breaker open; the
+    # upload costs no attempt and comes back by itself after `retry_after`. Never final.
+    DEFERRED = "DEFERRED"
 
 
 # A final status is never worked on again for the same object version (SPEC §6 duplicates).
@@ -147,3 +150,4 @@ class Outcome:
     image_uri: str
     result: Status | Skipped
     upstream_calls: int = 0
+    retry_after: float | None = None  # DEFERRED: when to try again (epoch seconds)

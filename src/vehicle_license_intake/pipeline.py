@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,11 +21,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 from vehicle_license_intake.dead_letters import dead_letter_message
 from vehicle_license_intake.domain import license_fields_from, validate_license
 from vehicle_license_intake.domain.validation import RESULT_NOT_STORABLE
-from vehicle_license_intake.events import Ignored, Upload, uploads_in
+from vehicle_license_intake.events import (
+    Ignored,
+    IntakeMessage,
+    Upload,
+    intake_messages,
+    is_queue_batch,
+    uploads_in,
+)
 from vehicle_license_intake.image_checks import ImageRejected
+from vehicle_license_intake.notifications import EventPublisher, EventsNotPublished, outcome_event
 from vehicle_license_intake.observability import logger, metrics
 from vehicle_license_intake.outcomes import (
     ErrorInfo,
+    ErrorSource,
     Outcome,
     OutcomeNotStorable,
     PendingOutcome,
@@ -36,6 +45,7 @@ from vehicle_license_intake.ports import (
     Claim,
     ClaimState,
     DeadLetterSink,
+    IntakeQueue,
     ObjectSource,
     Recognition,
     Recognizer,
@@ -43,12 +53,16 @@ from vehicle_license_intake.ports import (
 )
 from vehicle_license_intake.results import utc_now_iso
 from vehicle_license_intake.upstream.client import AttemptRecord
-from vehicle_license_intake.upstream.contract import UpstreamRecognition
 from vehicle_license_intake.upstream.errors import UpstreamError, UpstreamRejectedImage
+from vehicle_license_intake.upstream.guard import UpstreamHeld
 
 # How long a claim outlives the invocation's own deadline before another may take it.
 LEASE_MARGIN_SECONDS = 30
 DEFAULT_LEASE_SECONDS = 900  # Lambda's longest timeout, when the context cannot say
+# SQS holds a message back at most 12 hours; a FAILED record's message comes back after a backoff.
+MAX_DELAY_SECONDS = 43200
+FAILED_RETRY_BASE_SECONDS = 30
+FAILED_RETRY_CAP_SECONDS = 900
 
 
 class RecordsFailed(Exception):
@@ -78,20 +92,75 @@ class Pipeline:
         dead_letters: DeadLetterSink,
         recognizer: Recognizer,
         input_type: str,
+        events: EventPublisher | None = None,
+        intake_queue: IntakeQueue | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.objects = objects
         self.results = results
         self.dead_letters = dead_letters
         self.recognizer = recognizer
         self.input_type = input_type
+        self.events = events
+        self.intake_queue = intake_queue
         self._today = today
+        self._clock = clock
 
     # -- the event ------------------------------------------------------------------------
     def handle_event(self, event: Any, context: Any) -> dict[str, Any]:
-        """Every record on its own; raise at the end if any record FAILED (Lambda retries)."""
+        """A direct S3 event: every record on its own, then raise if any FAILED (Lambda retries
+        the event). A batch from the intake queue (SPEC §9): never raises; the messages of FAILED
+        and DEFERRED records are reported as batch item failures and come back after a delay."""
+        if is_queue_batch(event):
+            return self._handle_queue_batch(event, context)
+        outcomes = self._handle_records(uploads_in(event), context, may_defer=False)
+        summary = _summary(outcomes)
+        if summary.get(Status.FAILED):
+            raise RecordsFailed(
+                f"{summary[Status.FAILED]} of {len(outcomes)} records failed; retrying the event"
+            )
+        return {"outcomes": summary}
+
+    def _handle_queue_batch(self, event: Any, context: Any) -> dict[str, Any]:
         outcomes: list[Outcome] = []
-        for item in uploads_in(event):
+        failures: list[dict[str, str]] = []
+        for message in intake_messages(event):
+            results = self._handle_records(message.items, context, may_defer=True)
+            outcomes.extend(results)
+            delay = self._redelivery_delay(message, results)
+            if delay is not None:
+                failures.append({"itemIdentifier": message.message_id})
+                self._delay_message(message, delay)
+        return {"batchItemFailures": failures, "outcomes": _summary(outcomes)}
+
+    def _redelivery_delay(self, message: IntakeMessage, outcomes: list[Outcome]) -> int | None:
+        """None: the message is done. Otherwise seconds until it should come back: a DEFERRED
+        upload at its `retry_after`, a FAILED one after a backoff that grows with each receive."""
+        delays: list[float] = []
+        for outcome in outcomes:
+            if outcome.result is Status.DEFERRED and outcome.retry_after is not None:
+                delays.append(outcome.retry_after - self._clock())
+            elif outcome.result is Status.FAILED:
+                backoff = FAILED_RETRY_BASE_SECONDS * 2 ** min(10, message.receive_count - 1)
+                delays.append(min(FAILED_RETRY_CAP_SECONDS, backoff))
+        if not delays:
+            return None
+        return int(min(MAX_DELAY_SECONDS, max(0.0, max(delays))))
+
+    def _delay_message(self, message: IntakeMessage, seconds: int) -> None:
+        if self.intake_queue is None:
+            return
+        try:
+            self.intake_queue.delay(message, seconds)
+        except Exception:  # it comes back after the queue's own visibility timeout instead
+            logger.warning("could not delay the message", extra={"message_id": message.message_id})
+
+    def _handle_records(
+        self, records: Iterable[Upload | Ignored], context: Any, *, may_defer: bool
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for item in records:
             if isinstance(item, Ignored):
                 logger.info("record ignored", extra={"reason": item.reason, "detail": item.detail})
                 # Counted, so an invocation of only ignored records still publishes its metrics.
@@ -100,7 +169,7 @@ class Pipeline:
                 continue
             logger.append_keys(image_uri=item.image_uri, sequencer=item.sequencer)
             try:
-                outcome = self.process(item, context)
+                outcome = self.process(item, context, may_defer=may_defer)
             except Exception as error:  # an AWS error: the retry of this event completes it
                 logger.exception("record failed", extra={"error_type": type(error).__name__})
                 metrics.add_metric(name="UploadsFailed", unit=MetricUnit.Count, value=1)
@@ -108,16 +177,11 @@ class Pipeline:
             finally:
                 logger.remove_keys(["image_uri", "sequencer", "status", "request_id", "attempt"])
             outcomes.append(outcome)
-        summary = {str(result): count for result, count in Counter(o.result for o in outcomes).items()}
-        logger.info("event done", extra={"outcomes": summary})
-        if summary.get(Status.FAILED):
-            raise RecordsFailed(
-                f"{summary[Status.FAILED]} of {len(outcomes)} records failed; retrying the event"
-            )
-        return {"outcomes": summary}
+        logger.info("records done", extra={"outcomes": _summary(outcomes)})
+        return outcomes
 
     # -- one upload -----------------------------------------------------------------------
-    def process(self, upload: Upload, context: Any) -> Outcome:
+    def process(self, upload: Upload, context: Any, *, may_defer: bool = False) -> Outcome:
         deadline = ContextDeadline(context)
         owner = str(getattr(context, "aws_request_id", "") or "local")
         lease = deadline.remaining_seconds() + LEASE_MARGIN_SECONDS
@@ -135,12 +199,16 @@ class Pipeline:
                 error = ErrorInfo.rejected(rejected.code, rejected.message)
                 return self._dead_letter(upload, claim, Status.REJECTED, error, None, attempts=0)
             try:
-                recognition = self.recognizer.recognize(payload, deadline)
+                recognition = self.recognizer.recognize(payload, deadline, may_defer=may_defer)
             except UpstreamRejectedImage as unrecognized:
                 return self._unrecognized(upload, claim, unrecognized)
             except UpstreamError as failed:
                 return self._failed(upload, claim, failed)
+            except UpstreamHeld as held:
+                return self._held(upload, claim, held, may_defer=may_defer)
             return self._succeeded(upload, claim, recognition)
+        except EventsNotPublished:
+            raise  # the outcome is stored; a retry of the event publishes it (a duplicate)
         except Exception as error:
             self._record_failure(upload, claim, error)
             raise
@@ -154,6 +222,9 @@ class Pipeline:
             "duplicate delivery: no upstream call",
             extra={"claim": claim.state.value, "stored_status": claim.stored_status},
         )
+        if claim.unpublished is not None:
+            logger.info("publishing the event an earlier delivery could not")
+            self._publish(upload, claim.unpublished)
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
         skipped = Skipped.DUPLICATE if claim.state is ClaimState.DUPLICATE else Skipped.IN_PROGRESS
         return Outcome(upload.image_uri, skipped)
@@ -164,9 +235,7 @@ class Pipeline:
             today=self._today(),
             confidence=recognition.confidence,
             # What bounding changed in an answer from outside the contract (FIELD_TRUNCATED...).
-            boundary_reasons=(
-                recognition.review_reasons if isinstance(recognition, UpstreamRecognition) else ()
-            ),
+            boundary_reasons=recognition.review_reasons,
         )
         attributes: dict[str, Any] = {
             "license": recognition.fields,
@@ -265,17 +334,74 @@ class Pipeline:
     def _finish(
         self, upload: Upload, claim: Claim, status: Status, attributes: dict[str, Any], attempts: int
     ) -> Outcome:
+        """Store the outcome if the claim is still ours, then publish its event (SPEC §10)."""
+        attributes = {**attributes, "processed_at": utc_now_iso(self._clock())}
+        outbox = self.events is not None and status is not Status.FAILED
         try:
-            finished = self.results.finish_upload(upload, claim, status, attributes, attempts=attempts)
+            finished = self.results.finish_upload(
+                upload, claim, status, attributes, attempts=attempts, event_pending=outbox
+            )
         except OutcomeNotStorable as refused:
             # Deterministic: raising would make Lambda retry the event and pay the upstream again
             # for the same refusal. The outcome is final now, minimal, and says so.
             self._note_refused(refused)
-            minimal = self._minimal_attributes(status, attributes)
-            finished = self.results.finish_upload(upload, claim, status, minimal, attempts=attempts)
-        if finished:
-            return Outcome(upload.image_uri, status, attempts)
-        return self._superseded(upload, attempts)
+            attributes = {
+                **self._minimal_attributes(status, attributes),
+                "processed_at": attributes["processed_at"],
+            }
+            finished = self.results.finish_upload(
+                upload, claim, status, attributes, attempts=attempts, event_pending=outbox
+            )
+        if not finished:
+            return self._superseded(upload, attempts)
+        total_attempts = claim.prior_attempts + attempts
+        stored = {**_object_facts(upload), **attributes, "status": status}
+        if total_attempts:
+            stored["attempts"] = total_attempts
+        self._publish(upload, stored, best_effort=not outbox)
+        return Outcome(upload.image_uri, status, attempts)
+
+    def _publish(self, upload: Upload, item: Mapping[str, Any], *, best_effort: bool = False) -> None:
+        """The outcome's event, then the item marked published. A FAILED outcome is published
+        best effort (it is retried anyway); a final one raises EventsNotPublished, so the retry of
+        the event, a duplicate, publishes it (at least once)."""
+        if self.events is None:
+            return
+        try:
+            self.events.publish([outcome_event(item, identity=upload.identity)])
+        except Exception as error:
+            metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=1)
+            logger.warning("event not published", extra={"error_type": type(error).__name__})
+            if best_effort:
+                return
+            raise EventsNotPublished(type(error).__name__) from None
+        if not best_effort:
+            self.results.mark_event_published(upload)
+
+    def _held(self, upload: Upload, claim: Claim, held: UpstreamHeld, *, may_defer: bool) -> Outcome:
+        """The fleet's guard held the call back (SPEC §9). From the intake queue: DEFERRED, no
+        attempt counted, the message comes back at `retry_after`. On the direct path only a spent
+        daily quota holds a call: the record ends FAILED and Lambda's retries complete it."""
+        metrics.add_metric(name="UploadsHeldBack", unit=MetricUnit.Count, value=1)
+        retry_after = utc_now_iso(held.retry_after)
+        if may_defer:
+            logger.info(
+                "upstream held back: deferred", extra={"reason": held.reason, "retry_after": retry_after}
+            )
+            metrics.add_metric(name="UploadsDeferred", unit=MetricUnit.Count, value=1)
+            if not self.results.defer_upload(upload, claim, retry_after=held.retry_after, reason=held.reason):
+                return self._superseded(upload, held.attempts)
+            return Outcome(upload.image_uri, Status.DEFERRED, held.attempts, retry_after=held.retry_after)
+        error = ErrorInfo(
+            ErrorSource.LOCAL,
+            "QUOTA_EXHAUSTED" if held.reason == "quota" else "CIRCUIT_OPEN",
+            "UPSTREAM_HELD",
+            f"the upstream is held back ({held.reason}) until {retry_after}",
+        )
+        outcome = self._finish(upload, claim, Status.FAILED, {"error": error.as_item()}, held.attempts)
+        if outcome.result is Status.FAILED:
+            metrics.add_metric(name="UploadsFailed", unit=MetricUnit.Count, value=1)
+        return outcome
 
     def _minimal_attributes(self, status: Status, attributes: dict[str, Any]) -> dict[str, Any]:
         """The outcome without anything the upstream said: always storable, still SPEC §4."""
@@ -319,6 +445,20 @@ class Pipeline:
             logger.warning("could not release the claim; it expires with its lease")
 
 
+def _summary(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    return {str(result): count for result, count in Counter(o.result for o in outcomes).items()}
+
+
+def _object_facts(upload: Upload) -> dict[str, Any]:
+    """What an event needs of the object version (the item holds the same)."""
+    return {
+        "image_uri": upload.image_uri,
+        "bucket": upload.bucket,
+        "object_key": upload.key,
+        "version_id": upload.version_id,
+    }
+
+
 def _error_info(error: UpstreamError, source: str) -> ErrorInfo:
     return ErrorInfo(source, error.code, error.status, error.message, error.message_truncated)
 
@@ -335,3 +475,17 @@ def observe_attempt(record: AttemptRecord) -> None:
             "latency_ms": round(record.latency_ms, 1),
         },
     )
+
+
+GUARD_METRICS = {
+    "opened": "UpstreamCircuitOpened",
+    "closed": "UpstreamCircuitClosed",
+    "probe": "UpstreamProbes",
+    "quota_exhausted": "UpstreamQuotaExhausted",
+}
+
+
+def observe_guard(event: str) -> None:
+    """Measure what the fleet's guard decided (the alarms watch these)."""
+    metrics.add_metric(name=GUARD_METRICS.get(event, "UpstreamGuardEvents"), unit=MetricUnit.Count, value=1)
+    logger.info("upstream guard", extra={"guard_event": event})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vehicle_license_intake.outcomes import ErrorInfo, PendingOutcome, Status
 
 if TYPE_CHECKING:
-    from vehicle_license_intake.events import Upload
+    from vehicle_license_intake.events import IntakeMessage, Upload
 
 
 class Deadline(Protocol):
@@ -67,15 +67,21 @@ class Recognition:
     confidence: dict[str, float] | None = None
     # Where each field was read on the image (offline recognizer): [x0, y0, x1, y1] in pixels.
     boxes: dict[str, list[int]] = field(default_factory=dict)
+    # What bounding an answer from outside the contract changed (FIELD_TRUNCATED:<field>...).
+    review_reasons: list[str] = field(default_factory=list)
 
 
 class Recognizer(Protocol):
     """The upstream client, or the offline recognizer in-process (OCR_PROVIDER=local).
-    Raises an UpstreamError (upstream.errors) for every outcome that is not the 20 fields."""
+    Raises an UpstreamError (upstream.errors) for every outcome that is not the 20 fields, and
+    UpstreamHeld (upstream.guard) when the fleet's guard holds the call back; an open breaker
+    holds it back only when `may_defer` (the upload can wait in the intake queue)."""
 
     source: str
 
-    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition: ...
+    def recognize(
+        self, payload: ImagePayload, deadline: Deadline, *, may_defer: bool = False
+    ) -> Recognition: ...
 
 
 class ObjectSource(Protocol):
@@ -106,6 +112,8 @@ class Claim:
     stored_status: str | None = None
     # Upstream calls already made for this object version by earlier invocations.
     prior_attempts: int = 0
+    # A duplicate whose final outcome's event was never published (the item, to publish it).
+    unpublished: Mapping[str, Any] | None = None
 
 
 class ResultsRepository(Protocol):
@@ -123,8 +131,25 @@ class ResultsRepository(Protocol):
         attributes: Mapping[str, Any],
         *,
         attempts: int = 0,
+        event_pending: bool = False,
     ) -> bool: ...
 
     def record_failure(self, upload: Upload, claim: Claim, error: ErrorInfo) -> bool: ...
 
     def release_claim(self, upload: Upload, claim: Claim) -> bool: ...
+
+    def defer_upload(self, upload: Upload, claim: Claim, *, retry_after: float, reason: str) -> bool:
+        """DEFERRED (SPEC §9): no attempt counted, taken again when the message comes back."""
+        ...
+
+    def mark_event_published(self, upload: Upload) -> None:
+        """The outcome's event reached the bus: a duplicate delivery no longer publishes it."""
+        ...
+
+
+class IntakeQueue(Protocol):
+    """The intake queue a batch came from (SPEC §9)."""
+
+    def delay(self, message: IntakeMessage, seconds: int) -> None:
+        """The message comes back `seconds` from now (its visibility timeout)."""
+        ...

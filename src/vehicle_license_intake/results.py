@@ -30,6 +30,8 @@ from vehicle_license_intake.ports import Claim, ClaimState
 
 # The item's attributes that belong to the claim, not to the outcome (never read outside here).
 _TOKEN, _OWNER, _LEASE, _PENDING = "claim_token", "claim_owner", "lease_expires_at", "pending_outcome"
+# Set with a final outcome whose event is still to be published (SPEC §10 outbox).
+_EVENT_PENDING = "event_pending"
 
 # Raised by boto3 before a request is sent, for values DynamoDB cannot hold: an unsupported type
 # (TypeError), a number beyond 38 digits (decimal's ArithmeticError), a lone surrogate
@@ -88,7 +90,8 @@ class ResultsTable:
         if stored.get("identity") != upload.identity:
             return Claim(ClaimState.STALE, stored_status=status)
         if status in FINAL_STATUSES:
-            return Claim(ClaimState.DUPLICATE, stored_status=status)
+            unpublished = plain(stored) if stored.get(_EVENT_PENDING) else None
+            return Claim(ClaimState.DUPLICATE, stored_status=status, unpublished=unpublished)
         return Claim(ClaimState.IN_PROGRESS, stored_status=status)
 
     def _claim_new_version(
@@ -141,7 +144,8 @@ class ResultsTable:
     def _retake_same_version(
         self, upload: Upload, owner: str, token: str, now: float, lease_seconds: float
     ) -> dict[str, Any]:
-        """Same version again: allowed after FAILED, an expired lease, or our own earlier try."""
+        """Same version again: allowed after FAILED or DEFERRED, an expired lease, or our own
+        earlier try."""
         response = self._table.update_item(
             Key={"image_uri": upload.image_uri},
             UpdateExpression=(
@@ -149,7 +153,7 @@ class ResultsTable:
                 "#lease = :lease, #processed = :now"
             ),
             ConditionExpression=(
-                "#identity = :identity AND (#status = :failed OR (#status = :processing AND "
+                "#identity = :identity AND (#status IN (:failed, :deferred) OR (#status = :processing AND "
                 "(#lease < :epoch OR #owner = :owner)))"
             ),
             ExpressionAttributeNames={
@@ -163,6 +167,7 @@ class ResultsTable:
             ExpressionAttributeValues={
                 ":processing": Status.PROCESSING,
                 ":failed": Status.FAILED,
+                ":deferred": Status.DEFERRED,
                 ":token": token,
                 ":owner": owner,
                 ":lease": int(now + lease_seconds),
@@ -190,10 +195,15 @@ class ResultsTable:
         attributes: Mapping[str, Any],
         *,
         attempts: int = 0,
+        event_pending: bool = False,
     ) -> bool:
         """Replace the item with its outcome, if the claim is still ours. False: a newer event
-        (or another invocation after our lease expired) took the item."""
+        (or another invocation after our lease expired) took the item. `event_pending`: the
+        outcome's event is published next; until `mark_event_published`, a duplicate delivery
+        publishes it again (at least once, SPEC §10)."""
         item = {**self._object_attributes(upload, self._clock()), **attributes, "status": status}
+        if event_pending:
+            item[_EVENT_PENDING] = True
         if attempts or claim.prior_attempts:
             item["attempts"] = claim.prior_attempts + attempts
         try:
@@ -221,6 +231,43 @@ class ResultsTable:
             {":failed": Status.FAILED, ":error": error.as_item(), ":now": utc_now_iso(self._clock())},
             {"#status": "status", "#error": "error", "#processed": "processed_at"},
         )
+
+    def defer_upload(self, upload: Upload, claim: Claim, *, retry_after: float, reason: str) -> bool:
+        """DEFERRED until `retry_after` (SPEC §9): the upstream's quota is spent or its breaker
+        open. No attempt is counted; the same version is taken again when its message is back."""
+        item = {
+            **self._object_attributes(upload, self._clock()),
+            "status": Status.DEFERRED,
+            "retry_after": utc_now_iso(retry_after),
+            "deferred_reason": reason,
+        }
+        if claim.prior_attempts:
+            item["attempts"] = claim.prior_attempts
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="#claim_token = :claim_token",
+                ExpressionAttributeNames={"#claim_token": _TOKEN},
+                ExpressionAttributeValues={":claim_token": claim.token},
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def mark_event_published(self, upload: Upload) -> None:
+        try:
+            self._table.update_item(
+                Key={"image_uri": upload.image_uri},
+                UpdateExpression="REMOVE #pending",
+                ConditionExpression="#identity = :identity AND attribute_exists(#pending)",
+                ExpressionAttributeNames={"#pending": _EVENT_PENDING, "#identity": "identity"},
+                ExpressionAttributeValues={":identity": upload.identity},
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise  # a newer event replaced the item, or another delivery marked it: fine
 
     def release_claim(self, upload: Upload, claim: Claim) -> bool:
         """Give the claim up early (the invocation is about to raise), so a retry may take it."""

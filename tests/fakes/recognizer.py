@@ -25,7 +25,7 @@ class ScriptedRecognizer:
     def script(self, *outcomes: Recognition | UpstreamError) -> None:
         self._script.extend(outcomes)
 
-    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition:
+    def recognize(self, payload: ImagePayload, deadline: Deadline, *, may_defer: bool = False) -> Recognition:
         self.journal.note("recognizer.recognize")
         self.calls.append(payload)
         outcome = self._script.popleft() if self._script else Recognition(dict(self.fields), "req_fake")

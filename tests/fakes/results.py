@@ -1,7 +1,7 @@
 """An in-memory ResultsRepository with the claim semantics of the DynamoDB adapter
 (vehicle_license_intake.results.ResultsTable): one item per object key; a new object version
-claims unless the stored event is newer; the same version is taken again only after FAILED, an
-expired lease or by its own owner; every later write only while the claim token is ours."""
+claims unless the stored event is newer; the same version is taken again only after FAILED or
+DEFERRED, an expired lease or by its own owner; every later write only while the claim token is ours."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class InMemoryResults:
         if stored["identity"] != upload.identity:
             return Claim(ClaimState.STALE, stored_status=status)
         lease_over = stored.get("lease_expires_at", 0) < int(now)
-        if status == Status.FAILED or (
+        if status in (Status.FAILED, Status.DEFERRED) or (
             status == Status.PROCESSING and (lease_over or stored.get("claim_owner") == owner)
         ):
             stored.update(
@@ -64,7 +64,8 @@ class InMemoryResults:
                 prior_attempts=int(stored.get("attempts") or 0),
             )
         if status in FINAL_STATUSES:
-            return Claim(ClaimState.DUPLICATE, stored_status=status)
+            unpublished = copy.deepcopy(stored) if stored.get("event_pending") else None
+            return Claim(ClaimState.DUPLICATE, stored_status=status, unpublished=unpublished)
         return Claim(ClaimState.IN_PROGRESS, stored_status=status)
 
     def record_pending_outcome(self, upload: Upload, claim: Claim, outcome: PendingOutcome) -> bool:
@@ -79,11 +80,14 @@ class InMemoryResults:
         attributes: Mapping[str, Any],
         *,
         attempts: int = 0,
+        event_pending: bool = False,
     ) -> bool:
         self._called("finish_upload")
         if not self._is_ours(upload, claim):
             return False
         item = {**_object_attributes(upload), **copy.deepcopy(dict(attributes)), "status": status}
+        if event_pending:
+            item["event_pending"] = True
         if attempts or claim.prior_attempts:
             item["attempts"] = claim.prior_attempts + attempts
         self.items[upload.image_uri] = item
@@ -96,6 +100,23 @@ class InMemoryResults:
     def release_claim(self, upload: Upload, claim: Claim) -> bool:
         self._called("release_claim")
         return self._update_if_ours(upload, claim, lease_expires_at=0)
+
+    def defer_upload(self, upload: Upload, claim: Claim, *, retry_after: float, reason: str) -> bool:
+        self._called("defer_upload")
+        if not self._is_ours(upload, claim):
+            return False
+        item = {**_object_attributes(upload), "status": Status.DEFERRED, "retry_after": retry_after}
+        item["deferred_reason"] = reason
+        if claim.prior_attempts:
+            item["attempts"] = claim.prior_attempts
+        self.items[upload.image_uri] = item
+        return True
+
+    def mark_event_published(self, upload: Upload) -> None:
+        self._called("mark_event_published")
+        stored = self.items.get(upload.image_uri)
+        if stored is not None and stored["identity"] == upload.identity:
+            stored.pop("event_pending", None)
 
     # -- the rules --------------------------------------------------------------------------
     def _called(self, method: str) -> None:

@@ -26,10 +26,11 @@ from vehicle_license_intake.upstream.errors import (
     UpstreamKeyRejected,
     UpstreamMalformedResponse,
     UpstreamOutOfTime,
+    UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from vehicle_license_intake.upstream.rate_limit import RateLimiter
+from vehicle_license_intake.upstream.guard import UpstreamGuard, UpstreamHeld
 
 # Seconds kept back from the invocation's remaining time for writing the outcome.
 OUTCOME_RESERVE_SECONDS = 5.0
@@ -62,7 +63,7 @@ class UpstreamClient:
         read_timeout: float,
         connect_timeout: float,
         max_attempts: int,
-        rate_limiter: RateLimiter,
+        guard: UpstreamGuard,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_attempt: Callable[[AttemptRecord], None] | None = None,
@@ -72,12 +73,16 @@ class UpstreamClient:
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._max_attempts = max_attempts
-        self._rate_limiter = rate_limiter
+        self._guard = guard
         self._session = session or _session_for(endpoint_url)
         self._sleep = sleep
         self._on_attempt = on_attempt
 
-    def recognize(self, payload: ImagePayload, deadline: Deadline) -> Recognition:
+    def recognize(self, payload: ImagePayload, deadline: Deadline, *, may_defer: bool = False) -> Recognition:
+        """The 20 fields, or an UpstreamError; UpstreamHeld when the fleet's guard holds the call
+        back (quota spent; an open breaker only when `may_defer`: the upload can wait in a queue).
+        The breaker is consulted before an upload's first call only: the upload whose own
+        attempts exhaust the retries ends FAILED, the breaker concerns the uploads after it."""
         body = payload.json_body()
         key = self._api_key(False)
         key_refreshed = False
@@ -92,19 +97,22 @@ class UpstreamClient:
                 )
                 error.attempts = attempt
                 raise error
-            self._rate_limiter.acquire(deadline)
+            try:
+                permit = self._guard.admit(deadline, hold_on_open_breaker=may_defer and attempt == 0)
+            except (UpstreamHeld, UpstreamOutOfTime) as held:
+                held.attempts = attempt
+                raise
             attempt += 1
             try:
                 recognition = self._call_once(body, key, budget, attempt)
-                recognition.attempts = attempt
-                return recognition
-            except UpstreamKeyRejected as error:
-                error.attempts = attempt
-                if key_refreshed:
-                    raise
-                key, key_refreshed = self._api_key(True), True
             except UpstreamError as error:
+                permit.failed(transient=error.transient, rate_limited=isinstance(error, UpstreamRateLimited))
                 error.attempts = attempt
+                if isinstance(error, UpstreamKeyRejected):
+                    if key_refreshed:
+                        raise
+                    key, key_refreshed = self._api_key(True), True
+                    continue
                 transient_failures += 1
                 if not error.transient or transient_failures >= self._max_attempts:
                     raise
@@ -114,6 +122,10 @@ class UpstreamClient:
                 if deadline.remaining_seconds() - backoff < OUTCOME_RESERVE_SECONDS + MIN_ATTEMPT_SECONDS:
                     raise
                 self._sleep(backoff)
+                continue
+            permit.succeeded()
+            recognition.attempts = attempt
+            return recognition
 
     def _call_once(self, body: bytes | bytearray, key: str, budget: float, attempt: int) -> Recognition:
         """One call, abandoned `budget` seconds after it started, however the answer arrives."""

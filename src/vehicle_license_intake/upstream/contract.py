@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from vehicle_license_intake.domain.fields import (
@@ -59,14 +59,6 @@ MAX_INTEGER_DIGITS = 64
 # JSON nested deeper than this (the document needs 3 levels) is replaced by null when the parser
 # cannot descend that far: the answer stays readable, the deep value is simply not text.
 MAX_JSON_DEPTH = 32
-
-
-@dataclass
-class UpstreamRecognition(Recognition):
-    """A code-0 answer after bounding, with a review reason for every value bounding changed
-    (domain.fields: FIELD_NOT_TEXT, FIELD_TRUNCATED, FIELD_INVALID_TEXT)."""
-
-    review_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -175,7 +167,7 @@ def parse_response(http_status: int, content: bytes) -> Recognition:
             http_status=http_status,
         )
     bounded = bounded_license_fields(data)
-    return UpstreamRecognition(
+    return Recognition(
         fields=bounded.fields,
         request_id=request_id,
         confidence=_confidence(document.get("confidence")),

@@ -50,6 +50,7 @@ class UpstreamHeld(Exception):
         super().__init__(f"upstream held back: {reason}")
         self.reason = reason  # "quota" or "breaker"
         self.retry_after = retry_after
+        self.attempts = 0  # calls the upload had made before it was held
 
 
 class CallPermit(Protocol):
@@ -61,7 +62,11 @@ class CallPermit(Protocol):
 
 
 class UpstreamGuard(Protocol):
-    def admit(self, deadline: Deadline) -> CallPermit: ...
+    def admit(self, deadline: Deadline, *, hold_on_open_breaker: bool) -> CallPermit:
+        """Wait for the call's slot; UpstreamHeld when the quota is spent, or when the breaker
+        is open and `hold_on_open_breaker` (on the direct S3 -> Lambda path there is no queue
+        to come back to: the breaker is then measured, never holding a call)."""
+        ...
 
 
 @dataclass
@@ -79,7 +84,7 @@ class LocalGuard:
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
 
-    def admit(self, deadline: Deadline) -> CallPermit:
+    def admit(self, deadline: Deadline, *, hold_on_open_breaker: bool) -> CallPermit:
         self._limiter.acquire(deadline)
         return _NoReport()
 
@@ -90,7 +95,6 @@ class GuardSettings:
     daily_quota: int = 0  # 0: unlimited
     breaker_threshold: int = 5  # consecutive transient failures that open the breaker
     breaker_cooldown_seconds: float = 60.0
-    hold_on_open_breaker: bool = True  # False on the direct S3 -> Lambda path (SPEC §9)
     margin_seconds: float = RATE_WINDOW_MARGIN_SECONDS
 
 
@@ -114,16 +118,9 @@ class FleetGuard:
         self._window = (1.0 if settings.max_rps >= 1 else 1.0 / settings.max_rps) + settings.margin_seconds
         self._capacity = max(1, int(settings.max_rps))
 
-    def with_breaker_holding(self, hold: bool) -> FleetGuard:
-        """The same guard, holding calls back on an open breaker or not (the path decides)."""
-        settings = GuardSettings(**{**self._settings.__dict__, "hold_on_open_breaker": hold})
-        return FleetGuard(
-            self._table, settings, clock=self._clock, sleep=self._sleep, on_event=self._on_event
-        )
-
     # -- admission --------------------------------------------------------------------------
-    def admit(self, deadline: Deadline) -> CallPermit:
-        probe = self._check_breaker()
+    def admit(self, deadline: Deadline, *, hold_on_open_breaker: bool) -> CallPermit:
+        probe = self._check_breaker() if hold_on_open_breaker else None
         self._count_against_quota()
         self._wait_for_slot(deadline)
         return _Permit(self, probe)
@@ -135,8 +132,6 @@ class FleetGuard:
             return None
         now = self._clock()
         open_until = float(item.get("open_until", 0))
-        if not self._settings.hold_on_open_breaker:
-            return None
         if now < open_until:
             raise UpstreamHeld("breaker", max(open_until, now + MIN_RETRY_SECONDS))
         token = uuid.uuid4().hex
