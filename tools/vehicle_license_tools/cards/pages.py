@@ -139,7 +139,9 @@ def main_page(
     if page.stamp_box:
         page.printed["license_issuing_authority"] = values.get("license_issuing_authority", "")
         page.boxes["license_issuing_authority"] = page.stamp_box
-    page.strip = hologram(card, rng.uniform(0.07, 0.15) if strip_x is None else strip_x, rng)
+    if strip_x is None:  # mostly beside the labels; on some cards across the values (a VIN's 9th)
+        strip_x = rng.uniform(0.5, 0.7) if rng.random() < 0.15 else rng.uniform(0.07, 0.15)
+    page.strip = hologram(card, strip_x, rng)
     page.alpha = rounded(card)
     return page
 

@@ -28,7 +28,7 @@ BACKGROUNDS = ("desk", "hand", "seat")
 SIZES = ("small", "medium", "large")  # 400-700 px web copies, 1000-2000 px, 3000-4000 px phone photos
 WORKING = 2000  # px: the largest side photos are composed at
 ROTATIONS = {"rotate90": 90, "rotate180": 180, "rotate270": 270}  # clockwise, no EXIF
-WATERMARKS = ("样本", "仅供参考", "SAMPLE", "www.chesample.cn", "行驶证样例", "仅供办理业务使用")
+WATERMARKS = ("样本", "仅供参考", "SAMPLE", "www.chesample.cn", "样例图片", "仅供办理业务使用")
 BANNERS = ("扫码免费查违章", "二手车估价 点击进入", "车主服务平台 www.chezhu.cn", "广告 新车分期 低至0首付")
 
 
