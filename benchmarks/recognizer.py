@@ -141,9 +141,13 @@ def main() -> int:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_ARENA_MAX": "2"})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=330, help="realistic images (300+ for the README)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 14 images, nothing written unless --output")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 14 images, nothing written unless --output"
+    )
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--real", type=Path, default=REAL_SAMPLES, help="folder of real photos + .json truths")
+    parser.add_argument(
+        "--real", type=Path, default=REAL_SAMPLES, help="folder of real photos + .json truths"
+    )
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--package-size", action="store_true")
     args = parser.parse_args()
@@ -160,7 +164,9 @@ def main() -> int:
             print(f"generating the corpus failed ({child.exitcode})", file=sys.stderr)
             return 1
         drawing = time.perf_counter() - began
-        records = [json.loads(line) for line in (Path(folder) / "manifest.jsonl").read_text("utf-8").splitlines()]
+        records = [
+            json.loads(line) for line in (Path(folder) / "manifest.jsonl").read_text("utf-8").splitlines()
+        ]
 
         from vehicle_license_recognizer import LocalRecognizer
 
@@ -223,8 +229,12 @@ def read_real_samples(recognizer: Any, folder: Path) -> tuple[list[str], list[in
         trusted[0] += sum(not ok for _, ok in reported)
         trusted[1] += len(reported)
         shown = "none (answered 5021)" if recognition is None else "; ".join(missed) or "—"
-        lines.append(f"| {photo.name} | {sum(verdicts.values())} / {len(verdicts)} | {shown} | {elapsed:.1f} |")
-    lines.append(f"| **all real samples** | **{exact_sum} / {total_sum}** ({100 * exact_sum / total_sum:.1f} %) | | |")
+        lines.append(
+            f"| {photo.name} | {sum(verdicts.values())} / {len(verdicts)} | {shown} | {elapsed:.1f} |"
+        )
+    lines.append(
+        f"| **all real samples** | **{exact_sum} / {total_sum}** ({100 * exact_sum / total_sum:.1f} %) | | |"
+    )
     return lines, trusted
 
 
@@ -291,7 +301,9 @@ def render_report(
         f"Values returned for a page not in the photo: {score.spurious}.",
         "",
         "Other cards answered 5021: "
-        + ", ".join(f"{kind.replace('_', ' ')} {ok} of {n}" for kind, (ok, n) in sorted(score.negatives.items()))
+        + ", ".join(
+            f"{kind.replace('_', ' ')} {ok} of {n}" for kind, (ok, n) in sorted(score.negatives.items())
+        )
         + ".",
         "",
         "| condition | images | fields exact | licenses entirely right |",
@@ -314,11 +326,7 @@ def render_report(
         "",
         f"Trust: of {reported} values reported with confidence ≥ {TRUSTED}, {wrong} are wrong "
         f"({100 * wrong / reported if reported else 0:.1f} %)"
-        + (
-            f"; on the real samples {real_trusted[0]} of {real_trusted[1]}."
-            if real_trusted[1]
-            else "."
-        ),
+        + (f"; on the real samples {real_trusted[0]} of {real_trusted[1]}." if real_trusted[1] else "."),
         "",
         "| field | fields exact | wrong among confidence ≥ 0.8 |",
         "|---|---|---|",
