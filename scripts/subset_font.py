@@ -29,23 +29,24 @@ RENAMED = {fonts.SERIF: "Intake Serif", fonts.MONO: "Intake Mono"}
 
 
 def subset(source: str, number: int, characters: str, output: Path) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as text:
-        text.write(characters)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fontTools.subset",
-            source,
-            f"--font-number={number}",
-            f"--text-file={text.name}",
-            f"--output-file={output}",
-            "--layout-features=*",
-            "--no-hinting",
-            "--drop-tables+=FFTM",
-        ],
-        check=True,
-    )
+    with tempfile.TemporaryDirectory() as folder:
+        text = Path(folder) / "characters.txt"
+        text.write_text(characters, encoding="utf-8")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fontTools.subset",
+                source,
+                f"--font-number={number}",
+                f"--text-file={text}",
+                f"--output-file={output}",
+                "--layout-features=*",
+                "--no-hinting",
+                "--drop-tables+=FFTM",
+            ],
+            check=True,
+        )
     if output in RENAMED:
         rename(output, RENAMED[output])
     print(f"{output.name}: {len(set(characters))} characters, {output.stat().st_size} bytes")
