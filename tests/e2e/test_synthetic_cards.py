@@ -20,10 +20,11 @@ from vehicle_license_recognizer.form import BARCODE_BOX, MAIN_PAGE_ROWS
 from vehicle_license_tools import synthetic
 from vehicle_license_tools.cards import ink
 from vehicle_license_tools.cards.corpus import CONDITIONS, CardCase, CardImage, realistic_license
-from vehicle_license_tools.cards.fonts import PRINT_FACES
+from vehicle_license_tools.cards.fonts import HEI, HEI_MONO, MONO, PRINT_FACES, SERIF, SONG
 from vehicle_license_tools.cards.pages import CARD_PX, main_page, printed_values, printing, secondary_page
 
 LICENSE = realistic_license(random.Random(5))
+LATIN = "".join(chr(c) for c in range(32, 127)) + "×"
 
 
 def case(*conditions: str, page: str = "main", kind: str = "vehicle_license", seed: int = 11) -> CardCase:
@@ -247,6 +248,16 @@ def test_the_secondary_page_carries_the_inspection_stamp_box_and_a_barcode() -> 
     assert page.printed["inspection_record"] == LICENSE["inspection_record"]
     assert "inspection_record" in page.boxes
     assert page.printed["ratified_load_capacity"] in ("--", LICENSE["ratified_load_capacity"])
+
+
+def test_every_committed_face_covers_what_the_generators_print_with_it() -> None:
+    from fontTools.ttLib import TTFont
+
+    chinese = [c for c in synthetic.characters() if c.strip()]
+    latin = [c for c in LATIN if c.strip()]
+    for path, needed in ((HEI, chinese), (HEI_MONO, chinese), (SONG, chinese), (SERIF, latin), (MONO, latin)):
+        covered = TTFont(str(path)).getBestCmap()
+        assert [c for c in needed if ord(c) not in covered] == [], path.name
 
 
 # -- the corpus ---------------------------------------------------------------------------------
