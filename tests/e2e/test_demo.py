@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,14 +92,54 @@ def test_demo_keep_prints_how_to_reach_the_emulated_aws(demo_env: None) -> None:
     out = io.StringIO()
     run_demo([DEFAULT_SAMPLES / "not-an-image.jpg"], out=out, keep=True, wait_forever=lambda: None)
     text = out.getvalue()
-    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in text and "aws dynamodb scan --table-name" in text
+    # --endpoint-url on every command: AWS CLI v1 ignores AWS_ENDPOINT_URL and would reach AWS
+    assert "aws --endpoint-url http://127.0.0.1:" in text and "dynamodb scan --table-name" in text
+    assert "AWS_ENDPOINT_URL=" not in text
+
+
+def test_an_upload_made_while_the_demo_keeps_running_is_processed(demo_env: None) -> None:
+    """--keep: the function reads the intake queue continuously, so an upload made with any S3
+    client (here boto3, in the same way `aws s3 cp` would) reaches it as in AWS."""
+    seen: dict[str, Any] = {}
+
+    def upload_while_running() -> None:
+        import boto3
+
+        session = boto3.session.Session(region_name="us-east-1")
+        s3 = session.client("s3")
+        bucket = next(
+            b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("vli-demo-uploads")
+        )
+        s3.put_object(
+            Bucket=bucket, Key="uploads/later.jpg", Body=(DEFAULT_SAMPLES / "main-page.jpg").read_bytes()
+        )
+        table_name = next(
+            t for t in session.client("dynamodb").list_tables()["TableNames"] if "ResultsTable" in t
+        )
+        table = session.resource("dynamodb").Table(table_name)
+        for _ in range(300):  # up to 30 s: the recognizer reads the photo
+            item = table.get_item(Key={"image_uri": f"s3://{bucket}/uploads/later.jpg"}).get("Item")
+            if item and item["status"] != "PROCESSING":
+                seen.update(item)
+                return
+            time.sleep(0.1)
+
+    run_demo(
+        [DEFAULT_SAMPLES / "not-an-image.jpg"],
+        out=io.StringIO(),
+        keep=True,
+        wait_forever=upload_while_running,
+    )
+
+    assert seen.get("status") == "SUCCEEDED"
+    assert seen["license"]["plate_number"] == "沪B7K29Q"
 
 
 def test_url_input_type_sends_a_presigned_url_the_upstream_can_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     """With moto served on 127.0.0.1, the presigned GET URL is fetchable by the emulator."""
     from vehicle_license_intake import handler
     from vehicle_license_tools import stack
-    from vehicle_license_tools.delivery import S3Notifier
+    from vehicle_license_tools.delivery import QueueConsumer
     from vehicle_license_tools.emulator import GroundTruthRecognizer, UpstreamEmulator
 
     image = (DEFAULT_SAMPLES / "main-page.jpg").read_bytes()
@@ -116,11 +158,10 @@ def test_url_input_type_sends_a_presigned_url_the_upstream_can_fetch(monkeypatch
         for name, value in deployed.function_environment.items():
             monkeypatch.setenv(name, value)
         handler.reset()
-        delivery = S3Notifier(session.client("s3"), deployed.bucket, handler.lambda_handler).upload(
-            "uploads/u.jpg", image
-        )
+        session.client("s3").put_object(Bucket=deployed.bucket, Key="uploads/u.jpg", Body=image)
+        batches = QueueConsumer.for_stack(deployed, session.client("sqs"), handler.lambda_handler).drain()
 
-        assert delivery is not None and delivery.error is None
+        assert batches and all(b.error is None for b in batches)
         item = (
             session.resource("dynamodb")
             .Table(deployed.table)

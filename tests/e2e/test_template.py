@@ -42,7 +42,9 @@ def test_function_matches_spec_entry_point_runtime_and_limits(translated: dict[s
     props = function["Properties"]
     assert props["Handler"] == "vehicle_license_intake.handler.lambda_handler"
     assert props["Runtime"] == "python3.13" and props["Architectures"] == ["arm64"]
-    assert props["ReservedConcurrentExecutions"] == 1, "one instance keeps the fleet at OCR_MAX_RPS"
+    # The fleet shares one rate and quota through the control table (SPEC §9); reserved
+    # concurrency is the event source mapping's maximum on the queue path, one instance direct.
+    assert props["ReservedConcurrentExecutions"] == {"Fn::If": ["QueuePath", {"Ref": "MaxConcurrency"}, 1]}
     sam = stack.load_sam_template()
     defaults = {k: v.get("Default") for k, v in sam["Parameters"].items()}
     worst_case = (
@@ -69,6 +71,13 @@ def test_policies_name_their_resources_and_grant_only_what_the_code_calls(transl
         "dynamodb:UpdateItem",
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
+        # SPEC §9: the intake queue (event source mapping, delays), the control table; §10: events
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ChangeMessageVisibility",
+        "events:PutEvents",
     }
     for statement in statements:
         assert statement["Resource"] != "*" and "*" not in json.dumps(statement["Resource"]).replace(
@@ -94,11 +103,53 @@ def test_storage_is_encrypted_and_the_bucket_private_versioned_and_tls_only(
         assert queue["Properties"]["MessageRetentionPeriod"] == 1209600
 
 
-def test_alarms_watch_both_queues_and_function_errors(translated: dict[str, Any]) -> None:
+def test_alarms_watch_the_queues_function_errors_the_breaker_and_the_quota(
+    translated: dict[str, Any],
+) -> None:
     alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
     watched = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms.values()}
-    assert watched == {("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/Lambda", "Errors")}
-    assert len(alarms) == 3
+    assert watched == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/Lambda", "Errors"),
+        ("VehicleLicenseIntake", "UpstreamCircuitOpened"),
+        ("VehicleLicenseIntake", "UpstreamQuotaExhausted"),
+    }
+    queues = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms.values()
+        if a["Properties"]["Namespace"] == "AWS/SQS"
+    }
+    assert queues == {"DeadLetterQueue", "FailureQueue", "ParkingQueue"}
+    for alarm in alarms.values():  # each says what to do
+        assert len(alarm["Properties"]["AlarmDescription"]) > 40
+
+
+def test_the_intake_queue_is_the_default_path_and_the_direct_path_an_option(
+    translated: dict[str, Any],
+) -> None:
+    resources = translated["Resources"]
+    mapping = resources["IntakeEventSourceMapping"]
+    assert mapping["Condition"] == "QueuePath"
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "MaxConcurrency"}}
+    intake = resources["IntakeQueue"]["Properties"]
+    assert intake["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ParkingQueue", "Arn"]}
+    assert intake["VisibilityTimeout"] >= 6 * resources["IntakeFunction"]["Properties"]["Timeout"]
+    sam = stack.load_sam_template()
+    assert sam["Parameters"]["IntakePath"]["Default"] == "queue"
+    notification = resources["UploadBucket"]["Properties"]["NotificationConfiguration"]["Fn::If"]
+    assert notification[0] == "QueuePath"
+    assert notification[1]["QueueConfigurations"][0]["Queue"] == {"Fn::GetAtt": ["IntakeQueue", "Arn"]}
+    assert notification[2]["LambdaConfigurations"][0]["Function"] == {"Fn::GetAtt": ["IntakeFunction", "Arn"]}
+    statements = resources["IntakeQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allow = next(s for s in statements if s["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+    assert "aws:SourceArn" in allow["Condition"]["ArnEquals"]
+    variables = resources["IntakeFunction"]["Properties"]["Environment"]["Variables"]
+    assert {"CONTROL_TABLE_NAME", "UPSTREAM_MAX_RPS", "UPSTREAM_DAILY_QUOTA", "EVENT_BUS_NAME"} <= set(
+        variables
+    )
+    assert resources["ControlTable"]["Properties"]["SSESpecification"] == {"SSEEnabled": True}
 
 
 def test_tracing_can_be_switched_off_and_then_the_xray_sdk_is_not_imported() -> None:

@@ -37,6 +37,32 @@ def quiet_emulator_logs() -> None:
 
     with contextlib.redirect_stdout(io.StringIO()):  # moto probes Docker once, printing its failure
         settings.moto_server_host()
+    s3_notifications_as_s3_writes_them()
+
+
+def s3_notifications_as_s3_writes_them() -> None:
+    """Moto's S3 -> SQS notifications lack what S3 puts in every record and the function relies
+    on (SPEC §6): the object's versionId (in a versioned bucket) and a sequencer that orders the
+    events of a key. Add both, so the local intake queue receives what AWS would send."""
+    from moto.s3 import notifications
+
+    from vehicle_license_tools.delivery import next_sequencer
+
+    original = getattr(notifications, "_vli_original_get_s3_event", notifications._get_s3_event)
+    if original is not notifications._get_s3_event:
+        return  # already applied in this process
+
+    def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event: dict[str, Any] = original(event_name, bucket, key, notification_id)
+        s3_object = event["Records"][0]["s3"]["object"]
+        version_id = getattr(key, "version_id", None)
+        if version_id and version_id != "null":
+            s3_object["versionId"] = version_id
+        s3_object["sequencer"] = next_sequencer()
+        return event
+
+    notifications._vli_original_get_s3_event = original  # type: ignore[attr-defined]
+    notifications._get_s3_event = get_s3_event
 
 
 @contextmanager

@@ -9,13 +9,17 @@ URL-encoded key, size, eTag, versionId and a sequencer that grows with every eve
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
+
+if TYPE_CHECKING:
+    from vehicle_license_tools.stack import LocalStack
 
 DEFAULT_TIMEOUT_SECONDS = 150
 
@@ -158,3 +162,147 @@ class S3Notifier:
 def _event_matches(pattern: str, event_name: str) -> bool:
     pattern = pattern.removeprefix("s3:")
     return pattern == event_name or (pattern.endswith("*") and event_name.startswith(pattern[:-1]))
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str = "us-east-1") -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping hands the function for these messages."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": message.get("Attributes", {}).get(
+                        "ApproximateReceiveCount", "1"
+                    ),
+                    "SentTimestamp": message.get("Attributes", {}).get("SentTimestamp", "0"),
+                    "SenderId": "AIDALOCAL",
+                    "ApproximateFirstReceiveTimestamp": message.get("Attributes", {}).get(
+                        "ApproximateFirstReceiveTimestamp", "0"
+                    ),
+                },
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+@dataclass
+class BatchResult:
+    messages: int
+    deleted: int
+    failures: int
+    error: BaseException | None = None
+    result: Any = None
+    bodies: list[str] = field(default_factory=list)  # the messages' bodies, as delivered
+
+
+class QueueConsumer:
+    """Plays Lambda's SQS event source mapping for the intake queue: receives a batch, invokes
+    the handler with it, and deletes the messages the handler did not report as failures (all
+    of them stay when the invocation raised). Failed messages come back when their visibility
+    timeout ends, as in AWS. Moto cannot run the mapping itself without Docker."""
+
+    def __init__(
+        self,
+        sqs_client: Any,
+        queue_url: str,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        batch_size: int = 5,
+        visibility_timeout: int | None = None,
+    ) -> None:
+        self._sqs = sqs_client
+        self.queue_url = queue_url
+        self._handler = handler
+        self._batch_size = batch_size
+        self._visibility = visibility_timeout
+        attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        self.queue_arn = attributes["Attributes"]["QueueArn"]
+
+    def poll_once(self, wait_seconds: int = 0) -> BatchResult | None:
+        """One batch, if any message is visible: what became of it."""
+        extra = {"VisibilityTimeout": self._visibility} if self._visibility is not None else {}
+        messages = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            **extra,
+        ).get("Messages", [])
+        if not messages:
+            return None
+        bodies = [str(m["Body"]) for m in messages]
+        try:
+            result = self._handler(sqs_event(messages, self.queue_arn), LocalContext())
+        except Exception as error:  # the whole batch comes back
+            return BatchResult(len(messages), 0, len(messages), error=error, bodies=bodies)
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+        return BatchResult(len(messages), len(done), len(failed), result=result, bodies=bodies)
+
+    def drain(self, max_batches: int = 1000) -> list[BatchResult]:
+        """Every batch visible now, until the queue answers none."""
+        results: list[BatchResult] = []
+        for _ in range(max_batches):
+            batch = self.poll_once()
+            if batch is None:
+                break
+            results.append(batch)
+        return results
+
+    @classmethod
+    def for_stack(
+        cls, deployed: LocalStack, sqs_client: Any, handler: Callable[[dict[str, Any], Any], Any]
+    ) -> QueueConsumer:
+        """The consumer of a deployed stack's intake queue, configured as its event source mapping."""
+        if deployed.intake_queue_url is None:
+            raise ValueError(f"stack {deployed.name} has no intake queue (IntakePath=direct)")
+        batch_size = int((deployed.event_source or {}).get("batch_size", 5))
+        return cls(sqs_client, deployed.intake_queue_url, handler, batch_size=batch_size)
+
+
+class LiveIntake:
+    """The intake queue read continuously in a background thread, as Lambda does in AWS: any
+    upload to the bucket, made with any S3 client, is processed while it runs."""
+
+    def __init__(
+        self, consumer: QueueConsumer, on_batch: Callable[[BatchResult], None] | None = None
+    ) -> None:
+        self._consumer = consumer
+        self._on_batch = on_batch
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-intake", daemon=True)
+
+    def __enter__(self) -> LiveIntake:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = self._consumer.poll_once(wait_seconds=1)
+            except Exception:  # the emulated AWS is going away: stop quietly
+                if self._stop.wait(1):
+                    return
+                continue
+            if batch is not None and self._on_batch is not None:
+                self._on_batch(batch)

@@ -7,6 +7,7 @@ delivered to the real handler, with the function's environment as the template d
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -16,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import unquote_plus
 
 from vehicle_license_intake.domain.fields import mask_personal
 from vehicle_license_intake.results import plain
 from vehicle_license_tools import aws, stack
-from vehicle_license_tools.delivery import Delivery, LocalContext, S3Notifier
+from vehicle_license_tools.delivery import BatchResult, LiveIntake, QueueConsumer
 from vehicle_license_tools.emulator import GroundTruthRecognizer, LicenseReader, UpstreamEmulator
 from vehicle_license_tools.resources import DEMO_API_KEY
 from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
@@ -123,35 +125,39 @@ def _run(
         from vehicle_license_intake import handler
 
         stack.use_function_environment(deployed)
-        notifier = S3Notifier(session.client("s3"), deployed.bucket, handler.lambda_handler)
-        deliveries: list[tuple[Path, Delivery | None]] = []
-        for image in images:
-            key = f"{deployed.upload_prefix}{image.name}"
-            deliveries.append((image, notifier.upload(key, image.read_bytes())))
+        s3, sqs = session.client("s3"), session.client("sqs")
+        intake = QueueConsumer.for_stack(deployed, sqs, handler.lambda_handler)
+        keys = [f"{deployed.upload_prefix}{image.name}" for image in images]
+        for image, key in zip(images, keys, strict=True):
+            s3.put_object(Bucket=deployed.bucket, Key=key, Body=image.read_bytes())
+        # S3 (moto) has put one notification per upload into the intake queue; the function
+        # reads them as Lambda's event source mapping would.
+        batches = intake.drain()
+        bodies = [body for batch in batches for body in batch.bodies if '"Records"' in body]
 
         redelivery = None
-        first = next((d for _, d in deliveries if d is not None and d.error is None), None)
-        if first is not None:
+        if bodies:
             calls_before = len(upstream.calls)
-            again = notifier.deliver(Delivery(first.key, first.event, LocalContext()))
+            sqs.send_message(QueueUrl=intake.queue_url, MessageBody=bodies[0])  # S3 delivers at least once
+            again = intake.drain()
+            redelivered_key = json.loads(bodies[0])["Records"][0]["s3"]["object"]["key"]
             redelivery = {
-                "key": first.key,
-                "outcomes": again.result,
-                "error": again.error,
+                "key": unquote_plus(redelivered_key),
+                "outcomes": {"outcomes": again[0].result["outcomes"]} if again and again[0].result else None,
+                "error": again[0].error if again else None,
                 "calls_before": calls_before,
                 "calls_after": len(upstream.calls),
             }
 
         table = session.resource("dynamodb").Table(deployed.table)
         uploads = []
-        for image, delivery in deliveries:
-            key = f"{deployed.upload_prefix}{image.name}"
+        for image, key in zip(images, keys, strict=True):
             item = table.get_item(Key={"image_uri": f"s3://{deployed.bucket}/{key}"}).get("Item")
             uploads.append(
                 {
                     "file": image.name,
-                    "delivered": delivery is not None,
-                    "error": repr(delivery.error) if delivery and delivery.error else None,
+                    "delivered": True,
+                    "error": next((repr(b.error) for b in batches if b.error), None),
                     "item": plain(item) if item else None,
                 }
             )
@@ -166,7 +172,7 @@ def _run(
         )
         print_report(report, say, show_personal_data)
         if keep:
-            _keep_running(deployed, endpoint, say, wait_forever)
+            _keep_running(deployed, endpoint, intake, say, wait_forever)
     return report
 
 
@@ -223,27 +229,44 @@ def print_report(report: DemoReport, say: Callable[..., None], show_personal_dat
 def _keep_running(
     deployed: stack.LocalStack,
     endpoint: str,
+    intake: QueueConsumer,
     say: Callable[..., None],
     wait_forever: Callable[[], None] | None,
 ) -> None:
     say()
-    say("The emulated AWS keeps running until Ctrl-C. In another shell:")
+    say("The emulated AWS keeps running until Ctrl-C, and the function reads its intake queue:")
+    say("an upload made now with any S3 client is processed as in AWS. In another shell:")
+    say(f"  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={aws.REGION}")
+    for command in local_commands(deployed, endpoint):
+        say(f"  {command}")
     say(
-        f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={aws.REGION}"
+        f"  resources: bucket {deployed.bucket}, table {deployed.table}, intake queue {deployed.intake_queue_url},"
+        f" dead-letter queue {deployed.dead_letter_queue_url}, parking queue {deployed.parking_queue_url},"
+        f" failure queue {deployed.failure_queue_url}, event bus {deployed.event_bus}, secret {deployed.secret_id}"
     )
-    say(f"  aws dynamodb scan --table-name {deployed.table}")
-    say(
-        f"  aws sqs receive-message --queue-url {deployed.dead_letter_queue_url} --message-attribute-names All"
-    )
-    say(f"  aws s3 ls s3://{deployed.bucket}/{deployed.upload_prefix}")
-    say(
-        f"  resources: bucket {deployed.bucket}, table {deployed.table}, dead-letter queue {deployed.dead_letter_queue_url},"
-        f" failure queue {deployed.failure_queue_url}, secret {deployed.secret_id}, function {deployed.function_name}"
-    )
-    if wait_forever is not None:
-        wait_forever()
-        return
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        say("stopped")
+
+    def report(batch: BatchResult) -> None:
+        outcomes = (
+            (batch.result or {}).get("outcomes", {}) if batch.error is None else {"error": repr(batch.error)}
+        )
+        say(f"  intake: {batch.messages} message(s) -> {outcomes}")
+
+    with LiveIntake(intake, on_batch=report):
+        if wait_forever is not None:
+            wait_forever()
+            return
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            say("stopped")
+
+
+def local_commands(deployed: stack.LocalStack, endpoint: str) -> list[str]:
+    """Commands that reach the emulated AWS with AWS CLI v1 and v2 alike (--endpoint-url)."""
+    at = f"--endpoint-url {endpoint}"
+    return [
+        f"aws {at} s3 cp my-license.jpg s3://{deployed.bucket}/{deployed.upload_prefix}my-license.jpg",
+        f"aws {at} dynamodb scan --table-name {deployed.table}",
+        f"aws {at} sqs receive-message --queue-url {deployed.dead_letter_queue_url} --message-attribute-names All --visibility-timeout 0",
+        f"vehicle-license-intake --endpoint-url {endpoint} --stack {deployed.name} stats",
+    ]

@@ -96,6 +96,8 @@ class LocalStack:
     function_environment: dict[str, str]
     template: dict[str, Any]
     filled: list[str] = field(default_factory=list)
+    # The intake queue's event source mapping (IntakePath=queue), taken over from moto.
+    event_source: dict[str, Any] | None = None
 
     @property
     def bucket(self) -> str:
@@ -125,6 +127,22 @@ class LocalStack:
     def function_name(self) -> str:
         return self.outputs["FunctionName"]
 
+    @property
+    def intake_queue_url(self) -> str | None:
+        return self.outputs.get("IntakeQueueUrl") if self.outputs.get("IntakePath") == "queue" else None
+
+    @property
+    def parking_queue_url(self) -> str:
+        return self.outputs["ParkingQueueUrl"]
+
+    @property
+    def control_table(self) -> str:
+        return self.outputs["ControlTableName"]
+
+    @property
+    def event_bus(self) -> str:
+        return self.outputs["EventBusName"]
+
 
 def deploy(
     session: boto3.session.Session,
@@ -153,8 +171,29 @@ def deploy(
     # Lambda hands every variable to the function as a string; moto keeps Number parameters as ints.
     environment = {k: str(v) for k, v in function.get("Environment", {}).get("Variables", {}).items()}
     stack = LocalStack(stack_name, outputs, physical_ids, environment, template)
+    stack.event_source = _take_over_event_source(session, outputs["FunctionName"])
     stack.filled = fill_gaps(session, stack, _resolver(stack, session, parameters or {}))
     return stack
+
+
+def _take_over_event_source(session: boto3.session.Session, function_name: str) -> dict[str, Any] | None:
+    """The intake queue's event source mapping, as the template configured it, disabled in moto:
+    moto would take every message off the queue to run the function in Docker (and deleting a
+    mapping does not stop it). Whoever plays Lambda here (the local stack's poller, the tests)
+    reads the queue with this configuration instead."""
+    client = session.client("lambda")
+    mappings = client.list_event_source_mappings(FunctionName=function_name).get("EventSourceMappings", [])
+    for mapping in mappings:
+        client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    if not mappings:
+        return None
+    mapping = mappings[0]
+    return {
+        "queue_arn": mapping["EventSourceArn"],
+        "batch_size": int(mapping.get("BatchSize", 10)),
+        "maximum_concurrency": int(mapping.get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
+        "report_batch_item_failures": "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),
+    }
 
 
 def deploy_with_upstream(
@@ -236,21 +275,31 @@ def _fill_bucket(
     if props.get("LifecycleConfiguration"):
         rules = [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
-    configurations = []
-    for entry in props.get("NotificationConfiguration", {}).get("LambdaConfigurations", []):
-        rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
-        configurations.append(
+    notification = props.get("NotificationConfiguration", {})
+    configuration = {
+        api_name: [
             {
-                "LambdaFunctionArn": entry["Function"],
+                target_key: entry[cfn_key],
                 "Events": [entry["Event"]],
-                "Filter": {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}},
+                "Filter": {"Key": {"FilterRules": _filter_rules(entry)}},
             }
+            for entry in notification.get(cfn_name, [])
+        ]
+        for cfn_name, api_name, cfn_key, target_key in (
+            ("LambdaConfigurations", "LambdaFunctionConfigurations", "Function", "LambdaFunctionArn"),
+            ("QueueConfigurations", "QueueConfigurations", "Queue", "QueueArn"),
         )
-    if configurations:
-        s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": configurations}
-        )
+        if notification.get(cfn_name)
+    }
+    if configuration:
+        # Moto, like S3, then sends its s3:TestEvent to a queue; S3 -> SQS it delivers itself.
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
     return True
+
+
+def _filter_rules(entry: Mapping[str, Any]) -> list[dict[str, str]]:
+    rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+    return [{"Name": r["Name"], "Value": r["Value"]} for r in rules]
 
 
 def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:

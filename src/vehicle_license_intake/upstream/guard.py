@@ -122,8 +122,8 @@ class FleetGuard:
     def admit(self, deadline: Deadline, *, hold_on_open_breaker: bool) -> CallPermit:
         probe = self._check_breaker() if hold_on_open_breaker else None
         self._count_against_quota()
-        self._wait_for_slot(deadline)
-        return _Permit(self, probe)
+        slot = self._wait_for_slot(deadline)
+        return _Permit(self, probe, slot)
 
     def _check_breaker(self) -> str | None:
         """None when closed (or not holding); the probe token when this call is the probe."""
@@ -179,7 +179,8 @@ class FleetGuard:
             self._on_event("quota_exhausted")
             raise UpstreamHeld("quota", next_day.timestamp()) from None
 
-    def _wait_for_slot(self, deadline: Deadline) -> None:
+    def _wait_for_slot(self, deadline: Deadline) -> float:
+        """The time (epoch seconds) this call may start, once it has come."""
         for _ in range(_MAX_SLOT_RETRIES):
             item = self._get(RATE_KEY) or {}
             version = int(item.get("version", 0))
@@ -202,7 +203,7 @@ class FleetGuard:
                 continue  # another instance took a slot meanwhile: look again
             if wait > 0:
                 self._sleep(wait)
-            return
+            return slot
         raise UpstreamOutOfTime("the fleet's rate limit is contended beyond reason", code="OUT_OF_TIME")
 
     # -- the breaker's bookkeeping ----------------------------------------------------------
@@ -271,6 +272,7 @@ class FleetGuard:
 class _Permit:
     guard: FleetGuard
     probe: str | None
+    slot: float  # when the call was allowed to start (epoch seconds)
 
     def succeeded(self) -> None:
         self.guard._record_success(self.probe)
