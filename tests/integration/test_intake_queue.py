@@ -116,6 +116,7 @@ def test_a_batch_from_the_intake_queue_is_processed_message_by_message(intake: I
 def test_the_s3_test_event_in_the_queue_is_ignored(intake: Intake) -> None:
     sqs = intake.session.client("sqs")
     url = intake.stack.intake_queue_url
+    assert url is not None
     discard_notifications(sqs, url)
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"}))
     message = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
