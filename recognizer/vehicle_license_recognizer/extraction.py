@@ -50,7 +50,8 @@ NOT_APPLICABLE_FIELDS = frozenset({"ratified_load_capacity", "traction_mass", "r
 ROW_TOLERANCE = 1.3  # label heights
 # Web copies carry watermarks and banners: a line with a web address or a sample mark is no value.
 WATERMARK = re.compile(r"(?i)www\.|https?:|\.(com|cn|net)\b|样本|样例|仅供|sample")
-ACROSS_WEIGHT = 2.0  # a value's distance off its label's row counts this much more than along it
+ACROSS_WEIGHT = 2.0
+VIRTUAL_COST = 0.5  # label heights: a label read beats one placed from the form at equal distance  # a value's distance off its label's row counts this much more than along it
 TRUSTED = 0.8  # validation's LOW_CONFIDENCE threshold: below it a human looks
 REPAIRED = 0.6  # a value changed by its format's rules
 FAILED_FORMAT = 0.5  # a value that fails its field's format
@@ -213,8 +214,9 @@ def extract(lines: Sequence[Line]) -> Extraction:
         if not fits:
             return None
         if len(fits) == 1:
-            page, fit = next(iter(fits.items()))
-            return page if fit.contains(point, margin=0.12) else None
+            # one page: everything read is on it (a card whose print strays from the form's
+            # places must not lose a value that strays further than its label)
+            return next(iter(fits))
         inside = [page for page, fit in fits.items() if fit.contains(point)]
         if len(inside) == 1:
             return inside[0]
@@ -297,7 +299,9 @@ def _assign(value: _Value, labels: Sequence[_Label]) -> None:
             continue
         # nearest along the row first, but a label on the value's own row beats one a row away
         gap = max(0.0, along - label.right)
-        cost = (gap + ACROSS_WEIGHT * abs(across)) / label.line.height
+        cost = (gap + ACROSS_WEIGHT * abs(across)) / label.line.height + (
+            VIRTUAL_COST if label.virtual else 0
+        )
         if best is None or cost < best[1]:
             best = (gap, cost, label)
     if best is None:
@@ -439,7 +443,7 @@ def _plate_ok(value: str) -> bool:
     return plate_kind(value.upper()) != "unknown"
 
 
-_DATE = re.compile(r"(\d{4})\s*[-.=/年_~一]?\s*(\d{1,2})\s*[-.=/月_~一]?\s*(\d{1,2})")
+_DATE = re.compile(r"(\d{4})\s*[-.=/年_~一:：,]?\s*(\d{1,2})\s*[-.=/月_~一:：,]?\s*(\d{1,2})")
 
 
 def _clean_model(text: str) -> str:

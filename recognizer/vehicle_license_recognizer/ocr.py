@@ -190,11 +190,16 @@ def rotate_point(point: Point, turns: int, width: int, height: int) -> Point:
 
 
 def _ordered(points: tuple[Point, ...]) -> Quad:
-    """Top-left, top-right, bottom-right, bottom-left (for text within 45 degrees of upright)."""
-    by_y = sorted(points, key=lambda p: (p[1], p[0]))
-    top = sorted(by_y[:2])
-    bottom = sorted(by_y[2:])
-    return (top[0], top[1], bottom[1], bottom[0])
+    """Clockwise from the top-left corner (the one nearest the image's top-left): sorting by y
+    fails for a long line turned a few degrees, whose far corner is higher than its near one's
+    neighbour."""
+    p = list(points)
+    area = sum(p[i][0] * p[(i + 1) % 4][1] - p[(i + 1) % 4][0] * p[i][1] for i in range(4))
+    if area < 0:  # counter-clockwise on screen (y down): reverse
+        p.reverse()
+    first = min(range(4), key=lambda i: p[i][0] + p[i][1])
+    p = p[first:] + p[:first]
+    return (p[0], p[1], p[2], p[3])
 
 
 def crop(image: Any, box: Quad) -> Any:

@@ -90,7 +90,9 @@ def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampRead
         grown = False
         for px, py, pw, ph, area in pieces:
             inside = px >= x and py >= y and px + pw <= x + w and py + ph <= y + h
-            near = px <= x + w + reach and px + pw >= x - reach and py <= y + h + reach and py + ph >= y - reach
+            near = (
+                px <= x + w + reach and px + pw >= x - reach and py <= y + h + reach and py + ph >= y - reach
+            )
             if near and not inside and area >= smallest:
                 right, bottom = max(x + w, px + pw), max(y + h, py + ph)
                 x, y = min(x, px), min(y, py)
