@@ -28,6 +28,11 @@ MAX_DETAIL_CHARS = 64  # of a value quoted in the "record ignored" log line
 # Bucket names: 3 to 63 characters today; up to 255 with capitals and underscores for legacy ones.
 _BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
 _SEQUENCER = re.compile(rf"[0-9A-Fa-f]{{1,{SEQUENCER_WIDTH}}}")
+# A replay that asks for a new attempt of a version already final (the operations CLI's redrive
+# and reprocess) carries this field in its record, beside S3's own; the token it holds must be the
+# one written onto the item (results.ResultsTable.claim_upload).
+REPROCESS_TOKEN_FIELD = "vliReprocessToken"  # noqa: S105 - a field name, not a secret
+_REPROCESS_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,128}")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Upload:
     version_id: str | None
     sequencer: str | None
     record: Mapping[str, Any]
+    # Set on a replay asked for on purpose (REPROCESS_TOKEN_FIELD): it may retake a final item.
+    reprocess_token: str | None = None
 
     @property
     def image_uri(self) -> str:
@@ -154,12 +161,15 @@ def parse_record(record: Any) -> Upload | Ignored:
         event_time = _string(record.get("eventTime", ""))
         version_id = _string(s3_object.get("versionId") or "") or None
         sequencer = _string(s3_object.get("sequencer") or "") or None
+        reprocess_token = _string(record.get(REPROCESS_TOKEN_FIELD) or "") or None
     except (TypeError, ValueError) as error:  # UnicodeError is a ValueError
         return Ignored("unknown_record_shape", type(error).__name__)
     if not _BUCKET_NAME.fullmatch(bucket) or not key or len(key.encode("utf-8", "replace")) > MAX_KEY_BYTES:
         return Ignored("unknown_record_shape", "no bucket name or key as S3 writes them")
     if sequencer is not None and not _SEQUENCER.fullmatch(sequencer):
         return Ignored("unknown_record_shape", "a sequencer that is not hexadecimal")
+    if reprocess_token is not None and not _REPROCESS_TOKEN.fullmatch(reprocess_token):
+        return Ignored("unknown_record_shape", "a reprocess token that is not one")
     if key.endswith("/") and size == 0:
         return Ignored("folder_marker")
     return Upload(
@@ -172,6 +182,7 @@ def parse_record(record: Any) -> Upload | Ignored:
         version_id=version_id,
         sequencer=sequencer,
         record=record,
+        reprocess_token=reprocess_token,
     )
 
 

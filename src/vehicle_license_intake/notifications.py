@@ -47,8 +47,10 @@ def stable_event_id(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def outcome_event(item: Mapping[str, Any], *, identity: str) -> Event:
-    """The event for a final outcome, from the item as stored (SPEC §4 attributes only)."""
+def outcome_event(item: Mapping[str, Any], *, identity: str, reprocess_token: str | None = None) -> Event:
+    """The event for a final outcome, from the item as stored (SPEC §4 attributes only). A new
+    attempt asked for on purpose (`reprocess_token`, operations CLI) is another outcome of the
+    same version, with an id of its own."""
     status = Status(str(item["status"]))
     reasons = [str(r) for r in item.get("review_reasons") or []]
     needs_review = bool(item.get("needs_review"))
@@ -59,7 +61,9 @@ def outcome_event(item: Mapping[str, Any], *, identity: str) -> Event:
         Status.FAILED: DetailType.FAILED,
     }[status]
     detail: dict[str, Any] = {
-        "event_id": stable_event_id(item["image_uri"], identity, status, item.get("attempts", 0)),
+        "event_id": stable_event_id(
+            item["image_uri"], identity, status, item.get("attempts", 0), *filter(None, [reprocess_token])
+        ),
         "image_uri": str(item["image_uri"]),
         "bucket": str(item["bucket"]),
         "object_key": str(item["object_key"]),

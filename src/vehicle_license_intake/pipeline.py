@@ -367,8 +367,11 @@ class Pipeline:
         the event, a duplicate, publishes it (at least once)."""
         if self.events is None:
             return
+        # A duplicate publishing an earlier outcome: the item says which replay, if any, made it.
+        spent = item.get("reprocess_tokens_used") or []
+        token = str(spent[-1]) if spent else upload.reprocess_token
         try:
-            self.events.publish([outcome_event(item, identity=upload.identity)])
+            self.events.publish([outcome_event(item, identity=upload.identity, reprocess_token=token)])
         except Exception as error:
             metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=1)
             logger.warning("event not published", extra={"error_type": type(error).__name__})

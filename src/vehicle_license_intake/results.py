@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -32,6 +33,9 @@ from vehicle_license_intake.ports import Claim, ClaimState
 _TOKEN, _OWNER, _LEASE, _PENDING = "claim_token", "claim_owner", "lease_expires_at", "pending_outcome"
 # Set with a final outcome whose event is still to be published (SPEC §10 outbox).
 _EVENT_PENDING = "event_pending"
+# A new attempt of a final version asked for on purpose (operations CLI: redrive, reprocess):
+# the token written onto the item, and the tokens already spent (a replay pays once).
+_REPROCESS, _REPROCESS_USED = "reprocess_token", "reprocess_tokens_used"
 
 # Raised by boto3 before a request is sent, for values DynamoDB cannot hold: an unsupported type
 # (TypeError), a number beyond 38 digits (decimal's ArithmeticError), a lone surrogate
@@ -41,6 +45,16 @@ _UNSERIALISABLE = (TypeError, ArithmeticError, UnicodeError, ParamValidationErro
 
 def utc_now_iso(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ReprocessRequest(StrEnum):
+    """What `ResultsTable.request_reprocess` found."""
+
+    WRITTEN = "written"  # the replay carrying the token will be attempted again
+    ALREADY_SPENT = "already_spent"  # a replay with this token was attempted already
+    BUSY = "busy"  # a live claim holds the item: try again later
+    OTHER_VERSION = "other_version"  # the item is about another version of the key now
+    NO_ITEM = "no_item"  # nothing stored for the key (expired, or never processed)
 
 
 class ResultsTable:
@@ -56,6 +70,9 @@ class ResultsTable:
         self._table = table
         self._retention_days = retention_days
         self._clock = clock
+        # The spent reprocess tokens of the items we hold a claim on, by claim token: an outcome
+        # replaces the whole item and must keep them.
+        self._spent_tokens: dict[str, list[str]] = {}
 
     def get(self, image_uri: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"image_uri": image_uri}, ConsistentRead=True).get("Item")
@@ -68,6 +85,8 @@ class ResultsTable:
         token = uuid.uuid4().hex
         try:
             self._claim_new_version(upload, owner, token, now, lease_seconds)
+            if upload.reprocess_token:
+                self._spent_tokens[token] = [upload.reprocess_token]
             return Claim(ClaimState.CLAIMED, token)
         except ClientError as error:
             stored = _conditional_failure_item(error)
@@ -77,6 +96,8 @@ class ResultsTable:
             return Claim(ClaimState.STALE, stored_status=stored.get("status"))
         try:
             attributes = plain(self._retake_same_version(upload, owner, token, now, lease_seconds))
+            if attributes.get(_REPROCESS_USED):
+                self._spent_tokens[token] = list(dict.fromkeys(attributes[_REPROCESS_USED]))
             pending = attributes.get(_PENDING)
             return Claim(
                 ClaimState.CLAIMED,
@@ -104,6 +125,8 @@ class ResultsTable:
             _OWNER: owner,
             _LEASE: int(now + lease_seconds),
         }
+        if upload.reprocess_token:
+            item[_REPROCESS_USED] = [upload.reprocess_token]
         values: dict[str, Any] = {":identity": upload.identity}
         names = {"#uri": "image_uri", "#identity": "identity"}
         if upload.sequencer_order:
@@ -145,40 +168,89 @@ class ResultsTable:
         self, upload: Upload, owner: str, token: str, now: float, lease_seconds: float
     ) -> dict[str, Any]:
         """Same version again: allowed after FAILED or DEFERRED, an expired lease, or our own
-        earlier try."""
+        earlier try; and, whatever the status but a live claim, to a replay holding the reprocess
+        token written onto the item, which it spends."""
+        update = (
+            "SET #status = :processing, #token = :token, #owner = :owner, #lease = :lease, #processed = :now"
+        )
+        retake = "#status IN (:failed, :deferred) OR (#status = :processing AND (#lease < :epoch OR #owner = :owner))"
+        names = {
+            "#status": "status",
+            "#token": _TOKEN,
+            "#owner": _OWNER,
+            "#lease": _LEASE,
+            "#processed": "processed_at",
+            "#identity": "identity",
+        }
+        values: dict[str, Any] = {
+            ":processing": Status.PROCESSING,
+            ":failed": Status.FAILED,
+            ":deferred": Status.DEFERRED,
+            ":token": token,
+            ":owner": owner,
+            ":lease": int(now + lease_seconds),
+            ":now": utc_now_iso(now),
+            ":epoch": int(now),
+            ":identity": upload.identity,
+        }
+        if upload.reprocess_token:
+            update += ", #spent = list_append(if_not_exists(#spent, :none), :spending) REMOVE #reprocess"
+            retake += " OR (#status <> :processing AND #reprocess = :reprocess)"
+            names.update({"#spent": _REPROCESS_USED, "#reprocess": _REPROCESS})
+            values.update(
+                {":none": [], ":spending": [upload.reprocess_token], ":reprocess": upload.reprocess_token}
+            )
         response = self._table.update_item(
             Key={"image_uri": upload.image_uri},
-            UpdateExpression=(
-                "SET #status = :processing, #token = :token, #owner = :owner, "
-                "#lease = :lease, #processed = :now"
-            ),
-            ConditionExpression=(
-                "#identity = :identity AND (#status IN (:failed, :deferred) OR (#status = :processing AND "
-                "(#lease < :epoch OR #owner = :owner)))"
-            ),
-            ExpressionAttributeNames={
-                "#status": "status",
-                "#token": _TOKEN,
-                "#owner": _OWNER,
-                "#lease": _LEASE,
-                "#processed": "processed_at",
-                "#identity": "identity",
-            },
-            ExpressionAttributeValues={
-                ":processing": Status.PROCESSING,
-                ":failed": Status.FAILED,
-                ":deferred": Status.DEFERRED,
-                ":token": token,
-                ":owner": owner,
-                ":lease": int(now + lease_seconds),
-                ":now": utc_now_iso(now),
-                ":epoch": int(now),
-                ":identity": upload.identity,
-            },
+            UpdateExpression=update,
+            ConditionExpression=f"#identity = :identity AND ({retake})",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return dict(response.get("Attributes") or {})
+
+    def request_reprocess(self, image_uri: str, identity: str, token: str) -> ReprocessRequest:
+        """Allow one more attempt of this object version, final or not, to the replay that
+        carries `token` (SPEC §6 keeps a final version from being worked on again otherwise).
+        Written only when the stored version is this one, the token was never spent and no live
+        claim holds the item; writing the same token again is harmless."""
+        try:
+            self._table.update_item(
+                Key={"image_uri": image_uri},
+                UpdateExpression="SET #reprocess = :reprocess",
+                ConditionExpression=(
+                    "#identity = :identity AND NOT contains(#spent, :reprocess) AND "
+                    "(#status <> :processing OR #lease < :epoch)"
+                ),
+                ExpressionAttributeNames={
+                    "#reprocess": _REPROCESS,
+                    "#spent": _REPROCESS_USED,
+                    "#identity": "identity",
+                    "#status": "status",
+                    "#lease": _LEASE,
+                },
+                ExpressionAttributeValues={
+                    ":reprocess": token,
+                    ":identity": identity,
+                    ":processing": Status.PROCESSING,
+                    ":epoch": int(self._clock()),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return ReprocessRequest.WRITTEN
+        except ClientError as error:
+            stored = _conditional_failure_item(error)
+        if stored is None:
+            stored = self.get(image_uri)
+        if not stored:
+            return ReprocessRequest.NO_ITEM
+        if stored.get("identity") != identity:
+            return ReprocessRequest.OTHER_VERSION
+        if token in (stored.get(_REPROCESS_USED) or []):
+            return ReprocessRequest.ALREADY_SPENT
+        return ReprocessRequest.BUSY
 
     # -- progress and outcome -------------------------------------------------------------
     def record_pending_outcome(self, upload: Upload, claim: Claim, outcome: PendingOutcome) -> bool:
@@ -206,6 +278,7 @@ class ResultsTable:
             item[_EVENT_PENDING] = True
         if attempts or claim.prior_attempts:
             item["attempts"] = claim.prior_attempts + attempts
+        self._keep_spent_tokens(claim, item)
         try:
             with _refusals_as_not_storable("PutItem"):
                 self._table.put_item(
@@ -218,6 +291,7 @@ class ResultsTable:
             if _is_conditional_failure(error):
                 return False
             raise
+        self._spent_tokens.pop(claim.token or "", None)
         return True
 
     def record_failure(self, upload: Upload, claim: Claim, error: ErrorInfo) -> bool:
@@ -243,6 +317,7 @@ class ResultsTable:
         }
         if claim.prior_attempts:
             item["attempts"] = claim.prior_attempts
+        self._keep_spent_tokens(claim, item)
         try:
             self._table.put_item(
                 Item=item,
@@ -254,7 +329,13 @@ class ResultsTable:
             if _is_conditional_failure(error):
                 return False
             raise
+        self._spent_tokens.pop(claim.token or "", None)
         return True
+
+    def _keep_spent_tokens(self, claim: Claim, item: dict[str, Any]) -> None:
+        spent = self._spent_tokens.get(claim.token or "")
+        if spent:
+            item[_REPROCESS_USED] = spent
 
     def mark_event_published(self, upload: Upload) -> None:
         try:
@@ -271,6 +352,7 @@ class ResultsTable:
 
     def release_claim(self, upload: Upload, claim: Claim) -> bool:
         """Give the claim up early (the invocation is about to raise), so a retry may take it."""
+        self._spent_tokens.pop(claim.token or "", None)
         return self._update_if_ours(upload, claim, "SET #lease = :zero", {":zero": 0}, {"#lease": _LEASE})
 
     def _update_if_ours(

@@ -1,7 +1,8 @@
 """An in-memory ResultsRepository with the claim semantics of the DynamoDB adapter
 (vehicle_license_intake.results.ResultsTable): one item per object key; a new object version
 claims unless the stored event is newer; the same version is taken again only after FAILED or
-DEFERRED, an expired lease or by its own owner; every later write only while the claim token is ours."""
+DEFERRED, an expired lease or by its own owner, or by a replay holding the reprocess token written
+onto the item (which it spends); every later write only while the claim token is ours."""
 
 from __future__ import annotations
 
@@ -42,14 +43,25 @@ class InMemoryResults:
                 "claim_owner": owner,
                 "lease_expires_at": int(now + lease_seconds),
             }
+            if upload.reprocess_token:
+                self.items[upload.image_uri]["reprocess_tokens_used"] = [upload.reprocess_token]
             return Claim(ClaimState.CLAIMED, token)
         status = stored["status"]
         if stored["identity"] != upload.identity:
             return Claim(ClaimState.STALE, stored_status=status)
         lease_over = stored.get("lease_expires_at", 0) < int(now)
-        if status in (Status.FAILED, Status.DEFERRED) or (
-            status == Status.PROCESSING and (lease_over or stored.get("claim_owner") == owner)
+        reprocess = upload.reprocess_token is not None and (
+            status != Status.PROCESSING and stored.get("reprocess_token") == upload.reprocess_token
+        )
+        if (
+            reprocess
+            or status in (Status.FAILED, Status.DEFERRED)
+            or (status == Status.PROCESSING and (lease_over or stored.get("claim_owner") == owner))
         ):
+            if upload.reprocess_token:
+                spent = stored.setdefault("reprocess_tokens_used", [])
+                spent.append(upload.reprocess_token)
+                stored.pop("reprocess_token", None)
             stored.update(
                 status=Status.PROCESSING,
                 claim_token=token,
@@ -86,6 +98,7 @@ class InMemoryResults:
         if not self._is_ours(upload, claim):
             return False
         item = {**_object_attributes(upload), **copy.deepcopy(dict(attributes)), "status": status}
+        _keep_spent_tokens(self.items[upload.image_uri], item)
         if event_pending:
             item["event_pending"] = True
         if attempts or claim.prior_attempts:
@@ -107,6 +120,7 @@ class InMemoryResults:
             return False
         item = {**_object_attributes(upload), "status": Status.DEFERRED, "retry_after": retry_after}
         item["deferred_reason"] = reason
+        _keep_spent_tokens(self.items[upload.image_uri], item)
         if claim.prior_attempts:
             item["attempts"] = claim.prior_attempts
         self.items[upload.image_uri] = item
@@ -117,6 +131,20 @@ class InMemoryResults:
         stored = self.items.get(upload.image_uri)
         if stored is not None and stored["identity"] == upload.identity:
             stored.pop("event_pending", None)
+
+    def request_reprocess(self, image_uri: str, identity: str, token: str) -> bool:
+        """What the operations CLI writes (ResultsTable.request_reprocess): True when written."""
+        stored = self.items.get(image_uri)
+        if (
+            stored is None
+            or stored["identity"] != identity
+            or token in stored.get("reprocess_tokens_used", [])
+        ):
+            return False
+        if stored["status"] == Status.PROCESSING and stored.get("lease_expires_at", 0) >= int(self._clock()):
+            return False
+        stored["reprocess_token"] = token
+        return True
 
     # -- the rules --------------------------------------------------------------------------
     def _called(self, method: str) -> None:
@@ -132,6 +160,12 @@ class InMemoryResults:
             return False
         self.items[upload.image_uri].update(copy.deepcopy(changes))
         return True
+
+
+def _keep_spent_tokens(stored: Mapping[str, Any], item: dict[str, Any]) -> None:
+    """An outcome replaces the item and keeps the reprocess tokens already spent."""
+    if stored.get("reprocess_tokens_used"):
+        item["reprocess_tokens_used"] = list(dict.fromkeys(stored["reprocess_tokens_used"]))
 
 
 def _is_newer(upload: Upload, stored: Mapping[str, Any]) -> bool:
