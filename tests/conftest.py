@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import uuid
@@ -19,10 +20,10 @@ from vehicle_license_intake import handler
 from vehicle_license_intake.app import build_pipeline
 from vehicle_license_intake.config import Settings
 from vehicle_license_intake.observability import metrics
-from vehicle_license_intake.pipeline import Pipeline
+from vehicle_license_intake.pipeline import Pipeline, RecordsFailed
 from vehicle_license_intake.results import plain
 from vehicle_license_tools import aws, stack
-from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
+from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record, sqs_event
 from vehicle_license_tools.emulator import GroundTruthRecognizer, UpstreamEmulator
 
 # CI runs the property tests on a fixed set of examples (a red build must be reproducible);
@@ -119,6 +120,9 @@ class Intake:
     recognizer: GroundTruthRecognizer
     session: boto3.session.Session
     monkeypatch: pytest.MonkeyPatch
+    # How S3 events reach the function (SPEC §9): "direct" S3 -> Lambda, or "queue": through the
+    # intake queue and its event source mapping. Guarantee tests run on both.
+    path: str = "direct"
 
     def configure(self, **overrides: str) -> None:
         """The function's environment from the template, with test overrides; fresh handler."""
@@ -146,7 +150,37 @@ class Intake:
         return body
 
     def invoke(self, *records: dict[str, Any], context: LocalContext | None = None) -> dict[str, Any]:
+        """Deliver the records as the path does. On the queue path a failed message raises
+        RecordsFailed here too (in AWS it comes back to the function later), so one test
+        states the guarantee for both paths."""
+        if self.path == "queue":
+            return self._invoke_from_queue(records, context or LocalContext())
         return handler.lambda_handler(s3_event(*records), context or LocalContext())  # type: ignore[no-any-return]
+
+    def _invoke_from_queue(
+        self, records: tuple[dict[str, Any], ...], context: LocalContext
+    ) -> dict[str, Any]:
+        sqs, url = self.session.client("sqs"), self.stack.intake_queue_url
+        assert url is not None, "the template's default path has an intake queue"
+        while stale := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            # moto's own notifications of the test's puts: the test delivers its records itself
+            sqs.delete_message_batch(QueueUrl=url, Entries=_entries(stale))
+        for record in records:  # S3 sends one record per message
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(s3_event(record)))
+        messages: list[dict[str, Any]] = []
+        while len(messages) < len(records):
+            messages.extend(
+                sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+            )
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        result: dict[str, Any] = handler.lambda_handler(sqs_event(messages, arn), context)
+        failed = {failure["itemIdentifier"] for failure in result["batchItemFailures"]}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:  # what Lambda deletes after the batch
+            sqs.delete_message_batch(QueueUrl=url, Entries=_entries(done))
+        if failed:
+            raise RecordsFailed(f"{len(failed)} of {len(messages)} records failed; their messages come back later")
+        return {"outcomes": result["outcomes"]}
 
     def upload(self, key: str, body: bytes) -> dict[str, Any]:
         """Put and deliver; the record (for redeliveries)."""
@@ -175,6 +209,10 @@ class Intake:
         )
 
 
+def _entries(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+
+
 @pytest.fixture
 def intake(
     request: pytest.FixtureRequest,
@@ -193,7 +231,12 @@ def intake(
     with deployment as (session, deployed):
         environment = {**deployed.function_environment, "OCR_ENDPOINT_URL": upstream.url}
         helper = Intake(
-            replace(deployed, function_environment=environment), upstream, recognizer, session, monkeypatch
+            replace(deployed, function_environment=environment),
+            upstream,
+            recognizer,
+            session,
+            monkeypatch,
+            path=getattr(request, "param", "direct"),
         )
         helper.configure()
         yield helper

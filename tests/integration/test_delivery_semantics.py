@@ -16,6 +16,9 @@ from vehicle_license_intake.events import Upload, parse_record
 from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
 from vehicle_license_tools.emulator import Reply
 
+# Every guarantee on both paths (SPEC §9): S3 -> Lambda, and S3 -> intake queue -> Lambda.
+pytestmark = pytest.mark.parametrize("intake", ["direct", "queue"], indirect=True)
+
 
 def test_duplicate_event_makes_no_second_upstream_call(intake: Intake) -> None:
     image = intake.recognizable(jpeg("dup"))

@@ -9,6 +9,9 @@ import pytest
 from conftest import API_KEY, LICENSE, Intake, bmp, jpeg, png
 from vehicle_license_tools.emulator import Reply
 
+# Every guarantee on both paths (SPEC §9): S3 -> Lambda, and S3 -> intake queue -> Lambda.
+pytestmark = pytest.mark.parametrize("intake", ["direct", "queue"], indirect=True)
+
 
 def test_recognised_upload_is_stored_as_succeeded_with_license_and_normalized_values(intake: Intake) -> None:
     image = intake.recognizable(jpeg("ok"))
