@@ -60,54 +60,63 @@ class EmulatedAccount:
         self.api_key = api_key
         self._stack: stack.LocalStack | None = None
         self._stack_id = ""
+        self._session: boto3.session.Session | None = None
+
+    @property
+    def session(self) -> boto3.session.Session:
+        """One SDK session for every test of the process: a new one loads every service model
+        again (a third of a second for DynamoDB's resource alone)."""
+        if self._session is None:
+            self._session = aws.session()
+        return self._session
 
     @contextmanager
     def shared_stack(self) -> Iterator[tuple[boto3.session.Session, stack.LocalStack]]:
-        deployed = self._deployed_stack()
-        with _switched_on(keep_state=deployed is not None):
-            session = aws.session()
-            if deployed is None:
-                deployed = stack.deploy_with_upstream(
-                    session, stack_name=STACK_NAME, upstream_url=UNREACHABLE_UPSTREAM, api_key=self.api_key
-                )
-                self._stack, self._stack_id = deployed, _stack_id(session, STACK_NAME)
+        with _switched_on():
+            if self._stack is not None and self._still_deployed():
+                self._clean(self._stack)
             else:
-                self._clean(session, deployed)
-            yield session, deployed
+                from moto.core.base_backend import BackendDict
+
+                BackendDict.reset()  # whatever is left: the stack's names must be free
+                self._stack = stack.deploy_with_upstream(
+                    self.session,
+                    stack_name=STACK_NAME,
+                    upstream_url=UNREACHABLE_UPSTREAM,
+                    api_key=self.api_key,
+                )
+                self._stack_id = _stack_id(self.session, STACK_NAME)
+            yield self.session, self._stack
 
     @contextmanager
     def beside_the_stack(self) -> Iterator[boto3.session.Session]:
         """Moto switched on without emptying it, for a test that creates resources of its own
         (and deletes them): the shared stack survives it."""
-        with _switched_on(keep_state=True):
-            yield aws.session()
+        with _switched_on():
+            yield self.session
 
     @contextmanager
     def own_stack(self, upstream_url: str) -> Iterator[tuple[boto3.session.Session, stack.LocalStack]]:
         """A deployment of its own, in an emptied moto, for a test that breaks its stack."""
         self._stack = None
         with mock_aws():
-            session = aws.session()
             yield (
-                session,
+                self.session,
                 stack.deploy_with_upstream(
-                    session, stack_name=STACK_NAME, upstream_url=upstream_url, api_key=self.api_key
+                    self.session, stack_name=STACK_NAME, upstream_url=upstream_url, api_key=self.api_key
                 ),
             )
 
-    def _deployed_stack(self) -> stack.LocalStack | None:
-        """The shared stack, if moto still holds it."""
-        if self._stack is None:
-            return None
-        with _switched_on(keep_state=True):
-            try:
-                deployed = _stack_id(aws.session(), STACK_NAME) == self._stack_id
-            except ClientError:  # moto was reset: no such stack
-                deployed = False
-        return self._stack if deployed else None
+    def _still_deployed(self) -> bool:
+        """Whether moto still holds the shared stack (a reset removes it)."""
+        try:
+            return _stack_id(self.session, STACK_NAME) == self._stack_id
+        except ClientError:  # no such stack
+            return False
 
-    def _clean(self, session: boto3.session.Session, deployed: stack.LocalStack) -> None:
+    def _clean(self, deployed: stack.LocalStack) -> None:
         """The state the tests leave behind: items, messages, objects, the secret's value."""
+        session = self.session
         kinds = {name: resource["Type"] for name, resource in deployed.template["Resources"].items()}
         dynamodb = session.resource("dynamodb")
         for logical_id, kind in kinds.items():
@@ -124,9 +133,8 @@ class EmulatedAccount:
 
 
 @contextmanager
-def _switched_on(*, keep_state: bool) -> Iterator[None]:
-    """mock_aws on for the block; with `keep_state`, on and off again without losing moto's
-    state (otherwise it starts empty). The state stays when it is switched off."""
+def _switched_on() -> Iterator[None]:
+    """mock_aws on for the block, and off again, without emptying moto either way."""
     from moto.core.custom_responses_mock import reset_responses_mock
     from moto.core.models import responses_mock
 
@@ -134,7 +142,7 @@ def _switched_on(*, keep_state: bool) -> Iterator[None]:
     # reset they would pile up, test after test.
     reset_responses_mock(responses_mock)
     mock = mock_aws()
-    mock.start(reset=not keep_state)
+    mock.start(reset=False)
     try:
         yield
     finally:
