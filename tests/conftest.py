@@ -179,7 +179,9 @@ class Intake:
         if done:  # what Lambda deletes after the batch
             sqs.delete_message_batch(QueueUrl=url, Entries=_entries(done))
         if failed:
-            raise RecordsFailed(f"{len(failed)} of {len(messages)} records failed; their messages come back later")
+            raise RecordsFailed(
+                f"{len(failed)} of {len(messages)} records failed; their messages come back later"
+            )
         return {"outcomes": result["outcomes"]}
 
     def upload(self, key: str, body: bytes) -> dict[str, Any]:
