@@ -254,14 +254,18 @@ def extract(lines: Sequence[Line]) -> Extraction:
     boxes: dict[str, Quad] = {}
     found = {label.name for label in labels if not label.virtual}
     # the plate: the main page's first; a read label before a placed one
-    for entry in sorted(labels, key=lambda label: (label.virtual, label.page != "main")):
-        if entry.name in confidence and fields[entry.name]:
-            continue
+    # The plate is printed on both pages: the main page's is taken unless only the other one's
+    # passes the plate's format.
+    for entry in sorted(labels, key=lambda label: (label.page != "main", label.virtual)):
         cleaned = _value_for(entry.name, entry.candidates)
         if cleaned is None:
             continue
         if entry.virtual and not cleaned[0]:
             continue  # a label neither read nor given a value says nothing
+        if entry.name in confidence and fields[entry.name]:
+            check = FIELD_CHECKS.get(entry.name, _any)
+            if check(fields[entry.name]) or not check(cleaned[0]):
+                continue
         fields[entry.name], confidence[entry.name], quads = cleaned
         if quads:
             boxes[entry.name] = _union(quads)
@@ -513,7 +517,7 @@ _SIZE_CLASSES = "微小中大重轻"
 def _clean_vehicle_type(text: str) -> str:
     """Vehicle types start with a size class and 型 (小型轿车, 重型半挂牵引车): a misread 型 is
     restored."""
-    value = _clean_text(text)
+    value = _clean_text(text).replace("箱式", "厢式")  # the box body is 厢式 (a common slip)
     if len(value) >= 4 and value[0] in _SIZE_CLASSES and value[1] != "型" and value.endswith("车"):
         return value[0] + "型" + value[2:]
     if len(value) >= 3 and value[0] in _SIZE_CLASSES and value[1] != "型" and value[1:].endswith("车"):
@@ -563,7 +567,15 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "address": lambda v: len(v) >= 4 and bool(re.match(r"[\u4e00-\u9fff]", v)),
     "inspection_record": lambda v: v.startswith("检验有效期至"),
 }
+
+
+def _plate_confidence(_: str, value: str) -> float:
+    """A lower-case letter is printed on some cards, but is more often a misread: worth a look."""
+    return REPAIRED if value != value.upper() else 1.0
+
+
 ADJUST: dict[str, Callable[[str, str], float]] = {
+    "plate_number": _plate_confidence,
     "vin": _vin_confidence,
     "use_character": _use_confidence,
     "vehicle_type": lambda text, value: 1.0 if _clean_text(text) == value else REPAIRED,
