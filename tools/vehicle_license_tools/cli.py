@@ -1,4 +1,6 @@
-"""The `vehicle-license-intake` command."""
+"""The `vehicle-license-intake` command: a local demo, the upstream emulator, the offline
+recognizer's server, and the operations of a deployed stack (status, upload, redrive, reprocess,
+stats), which find its resources by stack name from its CloudFormation outputs."""
 
 from __future__ import annotations
 
@@ -17,8 +19,36 @@ if TYPE_CHECKING:
     from vehicle_license_recognizer.serve import ContractServer
 
 
+OPERATIONS = ("status", "upload", "redrive", "reprocess", "stats")
+
+
+def _stack_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options that name the stack; accepted before or after the command."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--stack",
+        default=default(None),
+        help="the stack's name (default: VLI_STACK, else vehicle-license-intake)",
+    )
+    parser.add_argument("--region", default=default(None), help="its AWS region (default: the SDK's)")
+    parser.add_argument(
+        "--endpoint-url",
+        default=default(None),
+        help="an AWS endpoint for a local stack (default: the SDK's; it honours AWS_ENDPOINT_URL)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON instead of text"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vehicle-license-intake", description=__doc__)
+    _stack_options(parser, defaults=True)
+    stack_options = argparse.ArgumentParser(add_help=False)
+    _stack_options(stack_options, defaults=False)
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the real pipeline offline on an embedded AWS")
@@ -60,7 +90,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve.add_argument("--max-rps", type=float, default=0, help="answer 429 above this rate (0: no limit)")
 
+    status = commands.add_parser(
+        "status", parents=[stack_options], help="an upload's item, review state, and where it is"
+    )
+    status.add_argument(
+        "key", metavar="KEY_OR_URI", help="s3://bucket/key, or a key (the upload prefix may be left out)"
+    )
+    status.add_argument("--show-personal-data", action="store_true", help="print owner and address unmasked")
+
+    upload = commands.add_parser(
+        "upload", parents=[stack_options], help="upload files under the upload prefix"
+    )
+    upload.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    upload.add_argument("--wait", action="store_true", help="wait for each outcome and print it")
+    upload.add_argument("--timeout", type=float, default=300.0, help="seconds to wait in all (default: 300)")
+
+    redrive = commands.add_parser(
+        "redrive",
+        parents=[stack_options],
+        help="replay the uploads waiting in the dead-letter queue, or the failure and parking queues",
+    )
+    redrive.add_argument("--from", dest="source", required=True, choices=("dead-letters", "failures"))
+    redrive.add_argument("--dry-run", action="store_true", help="say what would be replayed; change nothing")
+    redrive.add_argument("--max", type=int, default=None, metavar="N", help="at most N messages")
+
+    reprocess = commands.add_parser(
+        "reprocess", parents=[stack_options], help="one new attempt of an upload's stored version, on purpose"
+    )
+    reprocess.add_argument("key", metavar="KEY_OR_URI")
+
+    commands.add_parser(
+        "stats", parents=[stack_options], help="items by status, needing review, deferred; the upstream guard"
+    )
+
     args = parser.parse_args(argv)
+    if args.command in OPERATIONS:
+        from vehicle_license_tools.ops_cli import run_operation
+
+        return run_operation(args)
     if args.command == "demo":
         return _demo(args)
     if args.command == "serve":
