@@ -108,7 +108,10 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+            try:
+                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+            except ValueError as error:  # botocore: "Invalid endpoint: ..."
+                raise OperationError(f"not an endpoint URL: {self.endpoint_url!r} ({error})") from None
         return self._clients[service]
 
     def table(self, name: str) -> Any:
