@@ -173,7 +173,12 @@ def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[
     labels: list[tuple[str, Line, float]] = []
     values: list[_Value] = []
     for line in lines:
-        text = re.sub(r"\s+", "", to_simplified(line.text.strip()))
+        scores_read = (
+            line.char_scores if len(line.char_scores) == len(line.text) else (line.score,) * len(line.text)
+        )
+        kept = [(c, p) for c, p in zip(to_simplified(line.text), scores_read, strict=True) if not c.isspace()]
+        text = "".join(c for c, _ in kept)
+        scores = tuple(p for _, p in kept)
         if not text or TITLE in text or _is_english(line.text) or WATERMARK.search(text):
             continue
         position = 0
@@ -190,9 +195,17 @@ def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[
             stop = position + inside[0] if inside else len(text)
             for a, b in _pieces(text, position, stop):
                 start, end = _fraction(text, a), _fraction(text, b)
-                values.append(_Value(Line(text[a:b], _part(line, start, end), line.score), text[a:b]))
+                piece = Line(text[a:b], _part(line, start, end), line.score, scores[a:b])
+                values.append(_Value(piece, text[a:b]))
             position = stop
     return labels, values
+
+
+def _certainty(text: str, scores: Sequence[float]) -> float:
+    """The least certain letter, digit or Chinese character's probability (punctuation and specks
+    that the field's cleaner drops do not count)."""
+    counted = [p for c, p in zip(text, scores, strict=False) if c.isalnum()]
+    return min(counted, default=min(scores, default=0.0))
 
 
 def _pieces(text: str, start: int, stop: int) -> list[tuple[int, int]]:
@@ -312,19 +325,16 @@ def _assign(value: _Value, labels: Sequence[_Label]) -> None:
         return
     label = best[2]
     text = value.text
-    if label.missing and label.name != "inspection_record" and along_overlaps(left, label):
-        # the label's unread characters, printed before the value: not part of it
+    scores = line.char_scores or (line.score,) * len(text)
+    if label.missing and label.name != "inspection_record":
+        # the label's unread characters, printed before the value (a second-pass print
+        # overlapping its label): not part of it
         stripped = text.lstrip(label.missing)
         if not stripped:
             return
+        scores = scores[len(text) - len(stripped) :]
         text = stripped
-    label.candidates.append((best[0] + label.right, text, line.score, line.box))
-
-
-def along_overlaps(point: Point, label: _Label) -> bool:
-    """The point lies before the label's end (plus a character) along its direction."""
-    dx, dy = point[0] - label.start[0], point[1] - label.start[1]
-    return dx * label.direction[0] + dy * label.direction[1] < label.right + label.line.height * 1.2
+    label.candidates.append((best[0] + label.right, text, _certainty(text, scores), line.box))
 
 
 def _union(quads: Sequence[Quad]) -> Quad:
@@ -364,10 +374,11 @@ def _value_for(
             parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if _clean_text(t)]
         if not parts:
             return empty
-        joined = clean("".join(text for text, _, _ in parts))
+        raw = "".join(text for text, _, _ in parts)
+        joined = clean(raw)
         if not joined:
             return empty
-        score = min(score for _, score, _ in parts)
+        score = min(min(score for _, score, _ in parts), ADJUST.get(name, _unchanged)(raw, joined))
         if not check(joined):
             score = min(score, FAILED_FORMAT)
         return joined, score, [q for _, _, q in parts]
@@ -531,6 +542,11 @@ def _clean_inspection(text: str) -> str:
     return value[start:] if start > 0 else value
 
 
+def _clean_address(text: str) -> str:
+    """Chinese addresses end in Chinese (号, 室, 巷): Latin letters after it are a watermark's."""
+    return re.sub(r"(?<=[\u4e00-\u9fff])[A-Za-z]{2,}$", "", _clean_text(text))
+
+
 CLEANERS: dict[str, Callable[[str], str]] = {
     "plate_number": _clean_plate,
     "vin": _clean_vin,
@@ -548,6 +564,7 @@ CLEANERS: dict[str, Callable[[str], str]] = {
     "model": _clean_model,
     "vehicle_type": _clean_vehicle_type,
     "inspection_record": _clean_inspection,
+    "address": _clean_address,
 }
 FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "plate_number": _plate_ok,
@@ -569,6 +586,17 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 
+def _date_confidence(text: str, value: str) -> float:
+    """Cards print two-digit months and days: one digit means a digit was lost."""
+    match = _DATE.search(_clean_text(text).replace("O", "0").replace("o", "0"))
+    return REPAIRED if match is None or len(match.group(2)) < 2 or len(match.group(3)) < 2 else 1.0
+
+
+def _address_confidence(raw: str, value: str) -> float:
+    """An address ending in a number lost its last character (号, 室, 栋)."""
+    return REPAIRED if value[-1:].isdigit() or _clean_text(raw) != value else 1.0
+
+
 def _plate_confidence(_: str, value: str) -> float:
     """A lower-case letter is printed on some cards, but is more often a misread: worth a look."""
     return REPAIRED if value != value.upper() else 1.0
@@ -576,6 +604,9 @@ def _plate_confidence(_: str, value: str) -> float:
 
 ADJUST: dict[str, Callable[[str, str], float]] = {
     "plate_number": _plate_confidence,
+    "register_date": _date_confidence,
+    "issue_date": _date_confidence,
+    "address": _address_confidence,
     "vin": _vin_confidence,
     "use_character": _use_confidence,
     "vehicle_type": lambda text, value: 1.0 if _clean_text(text) == value else REPAIRED,

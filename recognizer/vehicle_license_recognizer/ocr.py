@@ -40,6 +40,7 @@ class Line:
     text: str
     box: Quad
     score: float
+    char_scores: tuple[float, ...] = ()  # each character's probability, when known
 
     @property
     def height(self) -> float:
@@ -122,14 +123,28 @@ class OcrEngine:
         return upright, upside_down
 
     def recognize(self, crops: list[Any]) -> list[tuple[str, float]]:
+        """(text, score) of each crop: the score is the least certain character's probability (the
+        model's mean over a line hides one misread character among many)."""
+        return [
+            (text, min(scores, default=score)) for text, score, scores in self.recognize_characters(crops)
+        ]
+
+    def recognize_characters(self, crops: list[Any]) -> list[tuple[str, float, tuple[float, ...]]]:
+        """(text, mean score, each character's probability) of each crop."""
         if not crops:
             return []
         from rapidocr.ch_ppocr_rec.typings import TextRecInput
 
         engine = self._ocr()
         with self._lock:
-            output = engine._load_rec_model()(TextRecInput(img=crops))
-        return [(str(text), float(score)) for text, score in zip(output.txts, output.scores, strict=True)]
+            output = engine._load_rec_model()(TextRecInput(img=crops, return_word_box=True))
+        read = []
+        for text, score, words in zip(output.txts, output.scores, output.word_results, strict=True):
+            confs = tuple(float(c) for c in (getattr(words, "confs", None) or ()))
+            if len(confs) != len(text):
+                confs = (float(score),) * len(text)
+            read.append((str(text), float(score), confs))
+        return read
 
     def read_single_line(self, image: Any) -> tuple[str, float] | None:
         """Recognition only: the whole image is one line of text."""
@@ -150,10 +165,10 @@ class OcrEngine:
         else:
             boxes = [_ordered(tuple(rotate_point(p, turns, width, height) for p in box)) for box in boxes]
         crops = [crop(upright, box) for box in boxes]
-        texts = self.recognize(crops)
+        texts = self.recognize_characters(crops)
         lines = [
-            Line(text, box, score)
-            for box, (text, score) in zip(boxes, texts, strict=True)
+            Line(text, box, score, scores)
+            for box, (text, score, scores) in zip(boxes, texts, strict=True)
             if text.strip() and score >= min_score
         ]
         return Reading(lines, turns, upright)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from vehicle_license_recognizer.ocr import OcrEngine, Quad
 
 MIN_RED_FRACTION = 0.01  # of the region searched: less red than this is no stamp
-STAMP_LINE_HEIGHT = 64  # pixels: the stamp is scaled so its lines are read at this height
+STAMP_LINE_HEIGHT = 64
+NOT_RED = 12  # redness (red minus the mean of green and blue) below which a pixel is no stamp ink  # pixels: the stamp is scaled so its lines are read at this height
 
 _SUFFIXES = (
     "公安局公安交通管理局",
@@ -108,6 +109,8 @@ def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampRead
     green = region[y0:y1, x0:x1, 1].astype(np.float32)
     dark, light = np.percentile(green, 1), np.percentile(green, 90)
     ink = np.clip((green - dark) * (255.0 / max(1.0, light - dark)), 0, 255).astype(np.uint8)
+    # black print beside or under the stamp (a label's first character) is no part of it
+    ink[redness[y0:y1, x0:x1] < NOT_RED] = 255
     box: Quad = (
         (left + x0, top + y0),
         (left + x1, top + y0),
@@ -240,7 +243,8 @@ def repair_authority(text: str, score: float) -> tuple[str, float] | None:
         usual = _usual_suffix(place)
         suffix = usual if usual in truncated else min(truncated, key=len)
         return place + suffix, min(score, REPAIRED)
-    distance, suffix = min((_distance(rest[: len(s)], s), s) for s in _SUFFIXES)
+    usual = _usual_suffix(place)
+    distance, _, suffix = min((_distance(rest[: len(s)], s), s != usual, s) for s in _SUFFIXES)
     if distance > max(2, len(suffix) // 3):
         suffix = _usual_suffix(place)
     return place + suffix, min(score, REPAIRED)
