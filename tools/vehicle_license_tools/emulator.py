@@ -149,6 +149,7 @@ class UpstreamEmulator(ContractServer):
         self._scripts: dict[str, deque[Reply]] = {}
         self._calls: list[CallRecord] = []
         self._record_lock = threading.Lock()
+        self._outage: tuple[float, float, int] | None = None  # (start, end) monotonic, code
         self._server.RequestHandlerClass = _trickling(self._server.RequestHandlerClass)
 
     @property
@@ -170,12 +171,35 @@ class UpstreamEmulator(ContractServer):
         digest = image_digest(image)
         return sum(1 for call in self.calls if call.image_digest == digest)
 
+    def outage(self, seconds: float, *, code: int = 5020) -> None:
+        """From now on, for `seconds`, every call that passes the key and rate checks is answered
+        `code` (5020: the upstream's "HTTP error, try again later"), whatever the image; scripted
+        replies wait until the outage is over."""
+        now = time.monotonic()
+        with self._record_lock:
+            self._outage = (now, now + seconds, code)
+
+    @property
+    def outage_window(self) -> tuple[float, float] | None:
+        """The last outage's (start, end), on the clock of `CallRecord.at` (time.monotonic)."""
+        with self._record_lock:
+            return None if self._outage is None else self._outage[:2]
+
+    def _outage_code(self, now: float) -> int | None:
+        with self._record_lock:
+            if self._outage is not None and self._outage[0] <= now < self._outage[1]:
+                return self._outage[2]
+            return None
+
     def max_calls_in_any_second(self) -> int:
         """The most calls the emulator accepted (not 429) in any one-second window."""
         return busiest_window(c.at for c in self.calls if c.http_status != 429 and c.code != 429)
 
     # -- the contract, with scripts first -------------------------------------------------
     def respond(self, request: ContractRequest, input_type: str, image: bytes) -> Answer:
+        outage = self._outage_code(request.at)
+        if outage is not None:
+            return self.finish(request, image, input_type, 200, outage, answered_by="outage")
         with self._record_lock:
             queue = self._scripts.get(image_digest(image))
             reply = queue.popleft() if queue else None
