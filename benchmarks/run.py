@@ -1,6 +1,8 @@
 """`make bench`: cold start, per-record overhead, throughput against the rate limit, memory and
 package size, each measured in the same run as its reference. Prints one table and writes it to
 benchmarks/results.md. `--quick` runs tiny sizes (the test suite does, so the scripts cannot rot).
+The burst benchmark (benchmarks/burst.py: the intake queue under a rate limit, a spent quota and an
+outage, and the direct path beside it) runs last; its full size takes most of the run.
 
 Everything runs offline: moto served on 127.0.0.1, the upstream emulator on 127.0.0.1. The
 package-size measurement builds the function's zip from the wheelhouse that `make wheelhouse`
@@ -34,6 +36,7 @@ os.environ.update(
     POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_TRACE_DISABLED="true"
 )
 
+import burst
 from sizes import (
     RUNTIME_PYTHON,
     VARIANTS,
@@ -383,6 +386,11 @@ class Bench:
                 )
             )
 
+    # -- 6. a burst through the intake queue, and the direct path beside it -------------------
+    def burst(self) -> None:
+        """benchmarks/burst.py: its module docstring says what plays what, and how time is scaled."""
+        self.rows += [Row(*values) for values in burst.run(self.quick, FIELDS, API_KEY)]
+
 
 def render(rows: list[Row], seconds: float, quick: bool) -> str:
     lines = [
@@ -420,6 +428,7 @@ def main() -> int:
                 bench.throughput,
                 lambda: bench.memory(upstream),
                 bench.package_size,
+                bench.burst,
             ]
             for step in steps:
                 with contextlib.redirect_stdout(io.StringIO()):  # the function's EMF lines

@@ -30,6 +30,11 @@ def test_every_benchmark_runs_and_reports_a_row(tmp_path: Path) -> None:
         "lost uploads",
         "memory",
         "package",
+        "burst, intake queue: wall time",
+        "burst, intake queue: upstream calls",
+        "burst, intake queue: lost (not completed)",
+        "burst, direct: wall time",
+        "burst, direct: lost (not completed)",
     ):
         assert f"| {row}" in table or f"|   {row}" in table, row
     assert "lost uploads | 0 |" in table
