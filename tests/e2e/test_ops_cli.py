@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from conftest import OWNER, jpeg
 from ops_stack import LiveStack, live_stack, use_stack
 from vehicle_license_intake import handler
 from vehicle_license_intake.pipeline import RecordsFailed
-from vehicle_license_tools import cli
+from vehicle_license_tools import aws, cli
 from vehicle_license_tools.delivery import LiveIntake, LocalContext
 from vehicle_license_tools.emulator import Reply
 
@@ -407,3 +410,28 @@ def test_reprocess_twice_makes_two_new_calls(live: LiveStack) -> None:
     live.drain()
 
     assert live.upstream.calls_for(body) == 3
+
+
+# -- with the AWS CLI ----------------------------------------------------------------------------
+@pytest.mark.skipif(shutil.which("aws") is None, reason="no AWS CLI on this machine")
+def test_an_upload_made_with_the_aws_cli_is_seen_by_status(live: LiveStack, tmp_path: Path) -> None:
+    image = tmp_path / "by-aws-cli.jpg"
+    image.write_bytes(live.recognizable("aws-cli"))
+    target = f"s3://{live.stack.bucket}/{live.stack.upload_prefix}by-aws-cli.jpg"
+    environment = {**os.environ, **aws.FAKE_CREDENTIALS}
+    environment.pop("AWS_PROFILE", None)
+
+    copied = subprocess.run(
+        ["aws", "--endpoint-url", live.endpoint, "s3", "cp", str(image), target, "--only-show-errors"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert copied.returncode == 0, copied.stderr
+    live.drain()
+    run = live.cli("status", target)
+
+    assert "status        SUCCEEDED" in run.out
+    assert "S3 versions   1" in run.out
