@@ -217,17 +217,39 @@ def _usual_suffix(place: str) -> str:
     return "公安局交通警察大队" if place.endswith("县") else "公安局交通警察支队"
 
 
+def _suffix_distance(rest: str, suffix: str) -> float:
+    """Edit distance from what was read after the place to a suffix; a read that stops early
+    (the stamp's last characters lost) costs half a character."""
+    distance = float(_distance(rest, suffix))
+    if len(rest) < len(suffix):
+        distance = min(distance, _distance(rest, suffix[: len(rest)]) + 0.5)
+    return distance
+
+
+_PLACE_ENDS = "市县区州盟旗"
+
+
 def repair_authority(text: str, score: float) -> tuple[str, float] | None:
-    """The authority's name from what was read; any repair lowers the confidence."""
+    """The authority's name from what was read; any repair lowers the confidence.
+
+    The read is split where the fixed part (公安局交通警察支队, …) best matches what follows, so a
+    misread 公 or 安 still finds it; the place before it is repaired to start with its province.
+    """
     compact = re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(text))
-    anchor = compact.find("公安")
-    if anchor < 2:
+    best: tuple[float, bool, int, int] | None = None  # distance, place end unlikely, -split, split
+    for split in range(2, len(compact) - 3):
+        place, rest = compact[:split], compact[split:]
+        distance = min(_suffix_distance(rest, suffix) for suffix in _SUFFIXES)
+        key = (distance, place[-1] not in _PLACE_ENDS, -split, split)
+        if best is None or key < best:
+            best = key
+    if best is None:
         return None
-    place, rest = compact[:anchor], compact[anchor:]
+    place, rest = compact[: best[3]], compact[best[3] :]
+    repaired = False
     # The read may start with a stroke of the stamp's border or a seal's star: the name starts
     # with a province or municipality when one is there.
     starts = [place.find(name) for name in _PLACE_STARTS if name in place]
-    repaired = False
     if starts and min(starts) > 0:
         place, repaired = place[min(starts) :], True
     if not any(place.startswith(_province_form(name)) for name in _PLACE_STARTS):
@@ -235,16 +257,11 @@ def repair_authority(text: str, score: float) -> tuple[str, float] | None:
         place, repaired = fixed or place, repaired or fixed is not None
     # a name that does not start with its province or municipality lost its first characters
     repaired = repaired or not any(place.startswith(name) for name in _PLACE_STARTS)
-    exact = [s for s in _SUFFIXES if rest.startswith(s)]
-    if exact:
-        return place + max(exact, key=len), (min(score, REPAIRED) if repaired else score)
-    truncated = [s for s in _SUFFIXES if s.startswith(rest)]
-    if truncated:
-        usual = _usual_suffix(place)
-        suffix = usual if usual in truncated else min(truncated, key=len)
-        return place + suffix, min(score, REPAIRED)
     usual = _usual_suffix(place)
-    distance, _, suffix = min((_distance(rest[: len(s)], s), s != usual, s) for s in _SUFFIXES)
+    distance, _, _, suffix = min((_suffix_distance(rest, s), s != usual, -len(s), s) for s in _SUFFIXES)
     if distance > max(2, len(suffix) // 3):
-        suffix = _usual_suffix(place)
-    return place + suffix, min(score, REPAIRED)
+        return None
+    repaired = repaired or distance > 0
+    if place[-1:] not in _PLACE_ENDS:  # 济南 -> 济南市: the place's last character was lost
+        place, repaired = place + "市", True
+    return place + suffix, (min(score, REPAIRED) if repaired else score)
