@@ -202,8 +202,9 @@ class Intake:
         return plain(item) if item else None
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        """The messages in the dead-letter queue (read once: they stay hidden for a minute)."""
-        return aws.read_queue(self.session.client("sqs"), self.stack.dead_letter_queue_url)
+        """The messages in the dead-letter queue, taken out of it: a test (or a hypothesis
+        example) never sees a message an earlier one read, however long it runs."""
+        return aws.read_queue(self.session.client("sqs"), self.stack.dead_letter_queue_url, delete=True)
 
     def put_secret(self, secret_string: str) -> None:
         self.session.client("secretsmanager").put_secret_value(

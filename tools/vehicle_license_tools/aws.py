@@ -109,10 +109,12 @@ def session() -> boto3.session.Session:
     return boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION", REGION))
 
 
-def read_queue(sqs: Any, queue_url: str, *, visibility_timeout: int = 60) -> list[dict[str, Any]]:
+def read_queue(
+    sqs: Any, queue_url: str, *, visibility_timeout: int = 60, delete: bool = False
+) -> list[dict[str, Any]]:
     """Every message now in the queue (body parsed as JSON, message attributes), in batches of
-    ten until the queue answers none. The messages stay in the queue; they are hidden for
-    `visibility_timeout` seconds, so each is read once."""
+    ten until the queue answers none. The messages stay in the queue, hidden for
+    `visibility_timeout` seconds, so each is read once; with `delete`, they are removed."""
     messages: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(
@@ -126,3 +128,8 @@ def read_queue(sqs: Any, queue_url: str, *, visibility_timeout: int = 60) -> lis
         messages.extend(
             {"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in batch
         )
+        if delete:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
