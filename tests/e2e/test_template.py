@@ -168,3 +168,29 @@ def test_tracing_can_be_switched_off_and_then_the_xray_sdk_is_not_imported() -> 
             env={**os.environ, "POWERTOOLS_TRACE_DISABLED": disabled},
         )
         assert result.stdout.strip() == imported
+
+
+def test_template_defaults_are_the_settings_defaults() -> None:
+    """Defaults are written once, in Settings; the template's parameters that feed a variable
+    must default to the same value (CloudFormation cannot import them)."""
+    from dataclasses import MISSING, fields
+
+    from vehicle_license_intake.config import Settings
+
+    sam = stack.load_sam_template()
+    variables = sam["Resources"]["IntakeFunction"]["Properties"]["Environment"]["Variables"]
+    defaults = {f.name.upper(): f.default for f in fields(Settings) if f.default is not MISSING}
+    checked = 0
+    for variable, value in variables.items():
+        parameter = value.get("Ref") if isinstance(value, dict) else None
+        if (
+            parameter in sam["Parameters"]
+            and variable in defaults
+            and "Default" in sam["Parameters"][parameter]
+        ):
+            default = defaults[variable]
+            assert str(sam["Parameters"][parameter]["Default"]) == str(
+                int(default) if isinstance(default, float) and default.is_integer() else default
+            ), f"{parameter} and Settings.{variable.lower()}"
+            checked += 1
+    assert checked >= 7
