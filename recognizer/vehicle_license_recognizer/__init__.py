@@ -1,5 +1,7 @@
-"""The offline recognizer: RapidOCR on the CPU and label-anchored extraction, behind the same
-contract as the upstream (`serve`) or in the function (OCR_PROVIDER=local, container image).
+"""The offline recognizer: RapidOCR on the CPU (ocr.py), aligned to the printed form (form.py,
+layout.py), label-anchored extraction with format checks (extraction.py) and the red stamp read as
+the authority (stamp.py), behind the same contract as the upstream (`serve`) or in the function
+(OCR_PROVIDER=local, container image).
 Its packages are the `[recognizer]` extra; importing this package does not import them."""
 
 from __future__ import annotations

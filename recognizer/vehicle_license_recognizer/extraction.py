@@ -52,7 +52,7 @@ ROW_TOLERANCE = 1.3  # label heights
 WATERMARK = re.compile(r"(?i)www\.|https?:|\.(com|cn|net)\b|样本|样例|仅供|sample")
 ACROSS_WEIGHT = 2.0
 VIRTUAL_COST = 0.5  # label heights: a label read beats one placed from the form at equal distance  # a value's distance off its label's row counts this much more than along it
-TRUSTED = 0.8  # validation's LOW_CONFIDENCE threshold: below it a human looks
+# Both below validation's LOW_CONFIDENCE_THRESHOLD (0.8): the record asks a human to look.
 REPAIRED = 0.6  # a value changed by its format's rules
 FAILED_FORMAT = 0.5  # a value that fails its field's format
 
