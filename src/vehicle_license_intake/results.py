@@ -278,21 +278,7 @@ class ResultsTable:
             item[_EVENT_PENDING] = True
         if attempts or claim.prior_attempts:
             item["attempts"] = claim.prior_attempts + attempts
-        self._keep_spent_tokens(claim, item)
-        try:
-            with _refusals_as_not_storable("PutItem"):
-                self._table.put_item(
-                    Item=item,
-                    ConditionExpression="#claim_token = :claim_token",
-                    ExpressionAttributeNames={"#claim_token": _TOKEN},
-                    ExpressionAttributeValues={":claim_token": claim.token},
-                )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        self._spent_tokens.pop(claim.token or "", None)
-        return True
+        return self._replace_if_ours(claim, item)
 
     def record_failure(self, upload: Upload, claim: Claim, error: ErrorInfo) -> bool:
         """After an AWS error: the item says FAILED, keeping an outcome already decided (a 5021
@@ -317,25 +303,28 @@ class ResultsTable:
         }
         if claim.prior_attempts:
             item["attempts"] = claim.prior_attempts
-        self._keep_spent_tokens(claim, item)
+        return self._replace_if_ours(claim, item)
+
+    def _replace_if_ours(self, claim: Claim, item: dict[str, Any]) -> bool:
+        """Put the whole item (an outcome, or DEFERRED) while the claim is ours, carrying the
+        reprocess tokens already spent on this version. False: the claim is no longer ours."""
+        spent = self._spent_tokens.get(claim.token or "")
+        if spent:
+            item[_REPROCESS_USED] = spent
         try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression="#claim_token = :claim_token",
-                ExpressionAttributeNames={"#claim_token": _TOKEN},
-                ExpressionAttributeValues={":claim_token": claim.token},
-            )
+            with _refusals_as_not_storable("PutItem"):
+                self._table.put_item(
+                    Item=item,
+                    ConditionExpression="#claim_token = :claim_token",
+                    ExpressionAttributeNames={"#claim_token": _TOKEN},
+                    ExpressionAttributeValues={":claim_token": claim.token},
+                )
         except ClientError as error:
             if _is_conditional_failure(error):
                 return False
             raise
         self._spent_tokens.pop(claim.token or "", None)
         return True
-
-    def _keep_spent_tokens(self, claim: Claim, item: dict[str, Any]) -> None:
-        spent = self._spent_tokens.get(claim.token or "")
-        if spent:
-            item[_REPROCESS_USED] = spent
 
     def mark_event_published(self, upload: Upload) -> None:
         try:
