@@ -153,7 +153,7 @@ class Bench:
     # -- 2. per-record overhead ----------------------------------------------------------------
     def overhead(self, upstream: UpstreamEmulator) -> None:
         count = 10 if self.quick else 200
-        deployed = self.deploy("bench-overhead", upstream, OCR_MAX_RPS="100000")
+        deployed = self.deploy("bench-overhead", upstream, OCR_MAX_RPS="100000", UPSTREAM_MAX_RPS="100000")
         s3 = self.session.client("s3")
         table = self.session.resource("dynamodb").Table(deployed.table)
         http = requests.Session()
