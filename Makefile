@@ -23,13 +23,15 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.local-installed
 demo: $(VENV)/.local-installed  ## the main job, offline: make demo [IMAGE="my photo.jpg"] [ARGS=--keep]
 	$(BIN)/vehicle-license-intake demo $(if $(IMAGE),--image "$(IMAGE)") $(ARGS)
 
-# The coverage of the three source roots (src, recognizer, tools), printed after the tests; its
-# data file is kept in the virtual environment, out of the work tree.
+# The coverage of the three source roots (src, recognizer, tools), printed after the tests. Its
+# data is one file per run, in the virtual environment: two runs in one work tree would
+# otherwise combine (and delete) each other's worker data.
 COVERAGE_ARGS ?= --cov=vehicle_license_intake --cov=vehicle_license_recognizer --cov=vehicle_license_tools \
 	--cov-report=term:skip-covered
 
 test: $(VENV)/.dev-installed wheelhouse
-	COVERAGE_FILE=$(VENV)/.coverage $(BIN)/python -m pytest $(PYTEST_ARGS) $(COVERAGE_ARGS)
+	COVERAGE_FILE=$(VENV)/.coverage.$$$$ $(BIN)/python -m pytest $(PYTEST_ARGS) $(COVERAGE_ARGS); \
+	status=$$?; rm -f $(VENV)/.coverage.$$$$; exit $$status
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
