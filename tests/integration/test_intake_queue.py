@@ -303,3 +303,26 @@ def test_an_event_the_bus_refused_is_published_by_the_retry_without_paying_again
 
     assert "event_pending" not in intake.item("uploads/e-outbox.jpg")  # type: ignore[operator]
     assert intake.upstream.calls_for(image) == 1
+
+
+def test_a_failed_probe_stops_its_own_upload_too_and_it_waits_deferred(intake: Intake) -> None:
+    """After the cool-down one upload probes; when the probe fails, calls stop again for every
+    instance, that upload's own retries included (found by the burst benchmark)."""
+    import time
+
+    intake.configure(
+        OCR_MAX_ATTEMPTS="3", UPSTREAM_BREAKER_THRESHOLD="1", UPSTREAM_BREAKER_COOLDOWN_SECONDS="1"
+    )
+    down = intake.recognizable(jpeg("probe-down"))
+    intake.upstream.script(down, *[Reply.error(5020)] * 3)
+    deliver_from_queue(intake, intake.put("uploads/p1.jpg", down))  # FAILED: the breaker is open
+    time.sleep(1.2)  # the cool-down is over: the next upload is the probe
+    probe = intake.recognizable(jpeg("probe-upload"))
+    intake.upstream.script(probe, Reply.error(5020), Reply.error(5020), Reply.error(5020))
+
+    result, _ = deliver_from_queue(intake, intake.put("uploads/p2.jpg", probe))
+
+    assert intake.upstream.calls_for(probe) == 1, "the failed probe is not retried"
+    item = intake.item("uploads/p2.jpg")
+    assert item is not None and item["status"] == "DEFERRED" and item["deferred_reason"] == "breaker"
+    assert len(result["batchItemFailures"]) == 1

@@ -106,8 +106,19 @@ class UpstreamClient:
             try:
                 recognition = self._call_once(body, key, budget, attempt)
             except UpstreamError as error:
-                permit.failed(transient=error.transient, rate_limited=isinstance(error, UpstreamRateLimited))
+                reopened = permit.failed(
+                    transient=error.transient, rate_limited=isinstance(error, UpstreamRateLimited)
+                )
                 error.attempts = attempt
+                if permit.is_probe and reopened is not None:
+                    # The probe failed: calls stop again for every instance, this upload's retries
+                    # included; it waits for the next probe like the others (FAILED on the direct
+                    # path, where nothing waits).
+                    if not may_defer:
+                        raise
+                    waiting = UpstreamHeld("breaker", reopened)
+                    waiting.attempts = attempt
+                    raise waiting from None
                 if isinstance(error, UpstreamKeyRejected):
                     if key_refreshed:
                         raise

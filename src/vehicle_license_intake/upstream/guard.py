@@ -58,7 +58,14 @@ class CallPermit(Protocol):
 
     def succeeded(self) -> None: ...
 
-    def failed(self, *, transient: bool, rate_limited: bool) -> None: ...
+    def failed(self, *, transient: bool, rate_limited: bool) -> float | None:
+        """None, or the time the breaker is open until when this failure (re)opened it."""
+        ...
+
+    @property
+    def is_probe(self) -> bool:
+        """The single call that decides whether an open breaker closes."""
+        ...
 
 
 class UpstreamGuard(Protocol):
@@ -74,8 +81,12 @@ class _NoReport:
     def succeeded(self) -> None:
         return None
 
-    def failed(self, *, transient: bool, rate_limited: bool) -> None:
+    def failed(self, *, transient: bool, rate_limited: bool) -> float | None:
         return None
+
+    @property
+    def is_probe(self) -> bool:
+        return False
 
 
 class LocalGuard:
@@ -223,9 +234,9 @@ class FleetGuard:
         if probe is not None:
             self._on_event("closed")
 
-    def _record_failure(self, probe: str | None, *, transient: bool, rate_limited: bool) -> None:
+    def _record_failure(self, probe: str | None, *, transient: bool, rate_limited: bool) -> float | None:
         if not transient:
-            return  # the upstream answered (4015, 5030, 5021...): it is up
+            return None  # the upstream answered (4015, 5030, 5021...): it is up
         response = self._table.update_item(
             Key={"pk": BREAKER_KEY},
             UpdateExpression="ADD failures :one",
@@ -234,7 +245,7 @@ class FleetGuard:
         )
         failures = int(response["Attributes"].get("failures", 0))
         if probe is None and not rate_limited and failures < self._settings.breaker_threshold:
-            return
+            return None
         now = self._clock()
         self._table.update_item(
             Key={"pk": BREAKER_KEY},
@@ -247,6 +258,7 @@ class FleetGuard:
             },
         )
         self._on_event("opened")
+        return now + self._settings.breaker_cooldown_seconds
 
     # -- reading ----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -277,8 +289,12 @@ class _Permit:
     def succeeded(self) -> None:
         self.guard._record_success(self.probe)
 
-    def failed(self, *, transient: bool, rate_limited: bool) -> None:
-        self.guard._record_failure(self.probe, transient=transient, rate_limited=rate_limited)
+    def failed(self, *, transient: bool, rate_limited: bool) -> float | None:
+        return self.guard._record_failure(self.probe, transient=transient, rate_limited=rate_limited)
+
+    @property
+    def is_probe(self) -> bool:
+        return self.probe is not None
 
 
 def _decimal(value: float) -> Decimal:
