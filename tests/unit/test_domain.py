@@ -280,3 +280,11 @@ def test_normalisation_is_idempotent(fields: dict[str, str]) -> None:
     second = validate_license(again, today=TODAY)
     for key in ("plate_number", "plate_kind", "vin", "register_date", "issue_date", "vehicle_type", "owner"):
         assert second.normalized[key] == first.normalized[key]
+
+
+@pytest.mark.parametrize("field", ["plate_number", "vin"])
+def test_a_plate_or_vin_of_separators_only_is_missing_not_empty(field: str) -> None:
+    """Found by the idempotence property: '·' normalised to '' was stored as a value."""
+    result = validate_license({**CLEAN, field: " · - "}, today=TODAY)
+    assert result.normalized[field] is None
+    assert f"MISSING:{field}" in result.review_reasons

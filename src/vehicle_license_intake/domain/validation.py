@@ -161,6 +161,9 @@ def _normalize_plate(fields: dict[str, str], out: dict[str, Any], review: _Revie
     if is_not_applicable(fields["plate_number"]):
         return
     number = plate.normalize_plate(fields["plate_number"])
+    if is_not_applicable(number):  # only separators: nothing is left of the plate
+        review.add("MISSING:plate_number")
+        return
     kind = plate.plate_kind(number)
     out["plate_number"], out["plate_kind"] = number, kind
     if kind == "unknown":
@@ -195,6 +198,9 @@ def _normalize_vin(
     if is_not_applicable(fields["vin"]):
         return
     number = vin.normalize_vin(fields["vin"])
+    if is_not_applicable(number):  # only separators: nothing is left of the VIN
+        review.add("MISSING:vin")
+        return
     out["vin"] = number
     out["vin_suggestion"] = vin.single_confusion_suggestion(number)
     if not vin.is_well_formed(number):
