@@ -103,18 +103,36 @@ class Settings:
     upstream_daily_quota: int = _setting(0, _non_negative_int)  # 0: unlimited
     upstream_breaker_threshold: int = _setting(5, _positive(int))
     upstream_breaker_cooldown_seconds: float = _setting(60.0, _positive(float))
+    # How much later than its slot a call may arrive at the upstream (start late, then travel):
+    # the rate's window is 1 s plus this. Larger is safer against 429s, smaller is faster.
+    upstream_rate_margin_seconds: float = _setting(0.1, _positive(float))
     ocr_fallback: str = _setting("none", _one_of(FALLBACKS))
     # SPEC §10: the bus that final outcomes are published to (none: nothing is published).
     event_bus_name: str = _setting("", _text)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for setting in fields(cls):
-            name = setting.name.upper()
-            if setting.default is MISSING:
-                values[setting.name] = _required(env, name)
-            else:
-                values[setting.name] = _optional(env, name, setting.default, setting.metadata["parse"])
-        return cls(**values)  # type: ignore[arg-type]
+        return load_from_env(cls, environ)
+
+
+S = TypeVar("S")
+
+
+def load_from_env(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
+    """A settings dataclass from the environment: each field's variable is its name upper-cased;
+    a field without a default is required, the others are parsed by their `_setting` parser."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for setting in fields(cls):  # type: ignore[arg-type]
+        name = setting.name.upper()
+        if setting.default is MISSING:
+            values[setting.name] = _required(env, name)
+        else:
+            values[setting.name] = _optional(env, name, setting.default, setting.metadata["parse"])
+    return cls(**values)
+
+
+# For the other settings dataclasses of the project (the review API's).
+env_setting = _setting
+positive = _positive
+text = _text
