@@ -48,7 +48,7 @@ def test_deployed_stack_matches_the_template_where_moto_ignores_it(intake: Intak
         "UpstreamCircuitOpened",
         "UpstreamQuotaExhausted",
     }
-    assert len(alarms) == 6
+    assert len(alarms) == 7
     invoke_config = session.client("lambda").get_function_event_invoke_config(
         FunctionName=deployed.function_name
     )

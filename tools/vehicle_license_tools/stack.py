@@ -70,7 +70,9 @@ def translate(
         os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
     packaged = copy.deepcopy(dict(sam_template))
-    packaged["Resources"][FUNCTION_ID]["Properties"]["CodeUri"] = code_uri
+    for resource in packaged["Resources"].values():  # every function is built from CodeUri src/
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = code_uri
     return dict(transform(packaged, dict(parameters or {}), OfflinePolicyLoader()))
 
 
