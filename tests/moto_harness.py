@@ -115,7 +115,8 @@ class EmulatedAccount:
             return False
 
     def _clean(self, deployed: stack.LocalStack) -> None:
-        """The state the tests leave behind: items, messages, objects, the secret's value."""
+        """The state the tests leave behind: items, messages, objects, the secret's value, the
+        reviewers' accounts."""
         session = self.session
         kinds = {name: resource["Type"] for name, resource in deployed.template["Resources"].items()}
         dynamodb = session.resource("dynamodb")
@@ -127,6 +128,8 @@ class EmulatedAccount:
             if kind == "AWS::SQS::Queue":
                 _purge(sqs, deployed.physical_ids[logical_id])
         _empty_bucket(session.client("s3"), deployed.bucket)
+        if "ReviewerPoolId" in deployed.outputs:  # the reviewers a test added (stack.add_reviewer)
+            _remove_users(session.client("cognito-idp"), deployed.user_pool_id)
         session.client("secretsmanager").put_secret_value(
             SecretId=deployed.secret_id, SecretString=json.dumps({"api_key": self.api_key})
         )
@@ -165,6 +168,12 @@ def _empty_table(table: Any) -> None:
         if "LastEvaluatedKey" not in page:
             return
         scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _remove_users(cognito: Any, user_pool_id: str) -> None:
+    for page in cognito.get_paginator("list_users").paginate(UserPoolId=user_pool_id):
+        for user in page["Users"]:
+            cognito.admin_delete_user(UserPoolId=user_pool_id, Username=user["Username"])
 
 
 def _purge(sqs: Any, queue_url: str) -> None:

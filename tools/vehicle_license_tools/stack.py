@@ -2,10 +2,18 @@
 by moto's CloudFormation, and the parts moto's CloudFormation ignores filled in explicitly.
 
 Moto's CloudFormation has no model for some resource types of the template (Secrets Manager
-secrets, bucket and queue policies, CloudWatch alarms, Lambda event-invoke configs) and drops
-some properties (the bucket's notification configuration, the table's TTL). `fill_gaps` creates
-each of them from the translated template itself, so the emulated stack matches the template;
-`tests/test_template.py` checks that it does.
+secrets, bucket and queue policies, CloudWatch alarms, Lambda event-invoke configs, the review
+desk's Cognito user pool, group and app client) and drops some properties (the bucket's
+notification configuration, the table's TTL). It creates no placeholder for such a resource: a
+`Ref` to it resolves to nothing, so moto leaves the variables and outputs that name it out, and
+a `Fn::GetAtt` of it fails the stack. `fill_gaps` creates each of them from the translated
+template itself, then gives the review function the environment the template declares and the
+stack its missing outputs, so the emulated stack matches the template;
+`tests/integration/test_template_agreement.py` checks that it does.
+
+The review desk's HTTP API (AWS::ApiGatewayV2::Api and its stage, and the function's invoke
+permissions for it) is not emulated: the local desk server plays API Gateway's part, so the
+outputs naming it (ReviewApiId, ReviewDeskUrl) are absent from a local stack.
 
 One part is left out on purpose: the bucket policy that denies requests without TLS. The emulated
 AWS is served over plain HTTP on 127.0.0.1 and moto evaluates bucket policies, so applying it
@@ -15,6 +23,7 @@ would deny every request; the template test checks the statement in the template
 from __future__ import annotations
 
 import copy
+import importlib.util
 import io
 import json
 import os
@@ -32,7 +41,10 @@ from vehicle_license_tools.resources import TEMPLATE as DEFAULT_TEMPLATE
 
 # The function's code: what `sam build` puts into the artifact from CodeUri (src/).
 FUNCTION_PACKAGE = Path(vehicle_license_intake.__file__).resolve().parent
+# The other packages of CodeUri (the review desk's function), zipped when importable.
+OTHER_PACKAGES = ("vehicle_license_review",)
 FUNCTION_ID = "IntakeFunction"
+REVIEW_FUNCTION_ID = "ReviewFunction"
 ARTIFACT_BUCKET = "vli-local-artifacts"
 
 # What aws-sam-translator would look up in IAM: the AWS managed policies the template uses.
@@ -80,12 +92,18 @@ def package_source(session: boto3.session.Session) -> dict[str, str]:
     """Zip the function's code (what `sam build` would) into an artifact bucket; its location."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(FUNCTION_PACKAGE.rglob("*.py")):
-            archive.write(path, str(path.relative_to(FUNCTION_PACKAGE.parent)))
+        for package in (FUNCTION_PACKAGE, *_other_packages()):
+            for path in sorted(package.rglob("*.py")):
+                archive.write(path, str(path.relative_to(package.parent)))
     s3 = session.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     s3.put_object(Bucket=ARTIFACT_BUCKET, Key="function.zip", Body=buffer.getvalue())
     return {"Bucket": ARTIFACT_BUCKET, "Key": "function.zip"}
+
+
+def _other_packages() -> list[Path]:
+    found = (importlib.util.find_spec(name) for name in OTHER_PACKAGES)
+    return [Path(spec.origin).resolve().parent for spec in found if spec is not None and spec.origin]
 
 
 @dataclass
@@ -100,6 +118,9 @@ class LocalStack:
     filled: list[str] = field(default_factory=list)
     # The intake queue's event source mapping (IntakePath=queue), taken over from moto.
     event_source: dict[str, Any] | None = None
+    # The review function's environment as the template declares it, the Cognito user pool and
+    # app client it names really created (moto leaves those variables out).
+    review_function_environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:
@@ -145,6 +166,22 @@ class LocalStack:
     def event_bus(self) -> str:
         return self.outputs["EventBusName"]
 
+    @property
+    def trail_table(self) -> str:
+        return self.outputs["ReviewTrailTableName"]
+
+    @property
+    def review_function_name(self) -> str:
+        return self.outputs["ReviewFunctionName"]
+
+    @property
+    def user_pool_id(self) -> str:
+        return self.outputs["ReviewerPoolId"]
+
+    @property
+    def desk_client_id(self) -> str:
+        return self.outputs["ReviewDeskClientId"]
+
 
 def deploy(
     session: boto3.session.Session,
@@ -174,8 +211,46 @@ def deploy(
     environment = {k: str(v) for k, v in function.get("Environment", {}).get("Variables", {}).items()}
     stack = LocalStack(stack_name, outputs, physical_ids, environment, template)
     stack.event_source = _take_over_event_source(session, outputs["FunctionName"])
-    stack.filled = fill_gaps(session, stack, _resolver(stack, session, parameters or {}))
+    resolve = _resolver(stack, session, parameters or {})
+    stack.filled = fill_gaps(session, stack, resolve)
+    _complete_outputs(stack, resolve)
+    stack.review_function_environment = _complete_environment(session, stack, REVIEW_FUNCTION_ID, resolve)
     return stack
+
+
+def _complete_outputs(stack: LocalStack, resolve: Any) -> None:
+    """The outputs moto left out or left unresolved (they name a resource it does not model),
+    resolved against what `fill_gaps` created; those naming a resource not emulated at all (the
+    HTTP API) stay out."""
+    for key, output in stack.template.get("Outputs", {}).items():
+        if key in stack.outputs and "${" not in stack.outputs[key]:
+            continue
+        stack.outputs.pop(key, None)
+        try:
+            stack.outputs[key] = str(resolve(output["Value"]))
+        except KeyError:  # a resource that has no physical id here
+            continue
+
+
+def _complete_environment(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, resolve: Any
+) -> dict[str, str]:
+    """The function's environment as the template declares it, set on the emulated function
+    too: moto drops the variables that name a resource it does not model; they are resolved
+    against what `fill_gaps` created."""
+    resource = stack.template["Resources"].get(logical_id)
+    if resource is None or not stack.physical_ids.get(logical_id):
+        return {}
+    client, name = session.client("lambda"), stack.physical_ids[logical_id]
+    configured = client.get_function_configuration(FunctionName=name).get("Environment", {})
+    # Lambda hands every variable to the function as a string; moto keeps Number parameters as ints.
+    environment = {k: str(v) for k, v in configured.get("Variables", {}).items()}
+    declared = resource["Properties"].get("Environment", {}).get("Variables", {})
+    missing = {k: str(resolve(v)) for k, v in declared.items() if k not in environment}
+    if missing:
+        environment.update(missing)
+        client.update_function_configuration(FunctionName=name, Environment={"Variables": environment})
+    return {k: environment[k] for k in declared if k in environment}
 
 
 def _take_over_event_source(session: boto3.session.Session, function_name: str) -> dict[str, Any] | None:
@@ -231,7 +306,9 @@ def fill_gaps(session: boto3.session.Session, stack: LocalStack, resolve: Any) -
     filled: list[str] = []
     resources: dict[str, Any] = stack.template["Resources"]
     conditions = _conditions(stack.template, resolve)
-    for logical_id, resource in resources.items():
+    # A resource the others name comes first (the user pool before its group and client).
+    ordered = sorted(resources.items(), key=lambda item: _FILL_FIRST.get(item[1]["Type"], 1))
+    for logical_id, resource in ordered:
         if "Condition" in resource and not conditions.get(resource["Condition"], True):
             continue
         kind, props = resource["Type"], resource.get("Properties", {})
@@ -374,6 +451,41 @@ def _fill_event_invoke_config(
     return True
 
 
+def _api_request(client: Any, operation: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudFormation resource's properties as the API's request: the members the operation
+    takes (the Cognito resources name them alike)."""
+    members = client.meta.service_model.operation_model(operation).input_shape.members
+    return {name: value for name, value in props.items() if name in members}
+
+
+def _fill_user_pool(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
+    client = session.client("cognito-idp")
+    request = _api_request(client, "CreateUserPool", {"PoolName": props["UserPoolName"], **props})
+    pool = client.create_user_pool(**request)["UserPool"]
+    stack.physical_ids[logical_id] = pool["Id"]  # Ref of a user pool: its id
+    return True
+
+
+def _fill_user_pool_group(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
+    client = session.client("cognito-idp")
+    client.create_group(**_api_request(client, "CreateGroup", props))
+    stack.physical_ids[logical_id] = props["GroupName"]  # Ref of a group: its name
+    return True
+
+
+def _fill_user_pool_client(
+    session: boto3.session.Session, stack: LocalStack, logical_id: str, props: dict[str, Any]
+) -> bool:
+    client = session.client("cognito-idp")
+    app = client.create_user_pool_client(**_api_request(client, "CreateUserPoolClient", props))
+    stack.physical_ids[logical_id] = app["UserPoolClient"]["ClientId"]  # Ref of a client: its id
+    return True
+
+
 _FILLERS = {
     "AWS::SecretsManager::Secret": _fill_secret,
     "AWS::S3::Bucket": _fill_bucket,
@@ -381,7 +493,32 @@ _FILLERS = {
     "AWS::DynamoDB::Table": _fill_table,
     "AWS::CloudWatch::Alarm": _fill_alarm,
     "AWS::Lambda::EventInvokeConfig": _fill_event_invoke_config,
+    "AWS::Cognito::UserPool": _fill_user_pool,
+    "AWS::Cognito::UserPoolGroup": _fill_user_pool_group,
+    "AWS::Cognito::UserPoolClient": _fill_user_pool_client,
 }
+_FILL_FIRST = {"AWS::Cognito::UserPool": 0}
+
+
+def add_reviewer(
+    session: boto3.session.Session,
+    stack: LocalStack,
+    username: str,
+    password: str,
+    *,
+    group: str = "reviewers",
+) -> None:
+    """A reviewer as an administrator adds one (README, "The review desk"): a user of the stack's
+    pool with a permanent password, in the group. A password the pool's policy refuses raises
+    (InvalidPasswordException) and leaves no user behind."""
+    client, pool = session.client("cognito-idp"), stack.user_pool_id
+    client.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+    try:
+        client.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+        client.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+    except Exception:
+        client.admin_delete_user(UserPoolId=pool, Username=username)
+        raise
 
 
 def _conditions(template: Mapping[str, Any], resolve: Any) -> dict[str, bool]:
