@@ -414,3 +414,26 @@ def test_review_function_is_the_intake_artifact_with_its_own_handler_and_environ
         "ReviewTrailTableName",
         "ReviewFunctionName",
     } <= outputs
+
+
+def test_review_function_environment_names_every_review_setting_with_its_default() -> None:
+    """The review API's settings (vehicle_license_review.config) are what the template gives the
+    function, defaults written once there (as test_template_defaults_are_the_settings_defaults)."""
+    from dataclasses import MISSING, fields
+
+    config = pytest.importorskip("vehicle_license_review.config")
+    sam = stack.load_sam_template()
+    variables = sam["Resources"]["ReviewFunction"]["Properties"]["Environment"]["Variables"]
+    settings = {f.name.upper(): f for f in fields(config.ReviewSettings)}
+    local_only = {"COGNITO_ENDPOINT_URL"}  # the local desk's Cognito; AWS's is the region's
+    assert set(settings) - local_only <= set(variables)
+    checked = 0
+    for name, setting in settings.items():
+        value = variables.get(name)
+        if isinstance(value, dict) and value.get("Ref") in sam["Parameters"]:
+            value = sam["Parameters"][value["Ref"]].get("Default")
+        if setting.default is MISSING or isinstance(value, dict) or value is None:
+            continue
+        assert str(value) == str(setting.default), name
+        checked += 1
+    assert checked >= 4

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import API_KEY, Intake, jpeg
-from vehicle_license_intake.config import Settings
+from vehicle_license_intake.config import Settings, load_from_env
 from vehicle_license_tools import stack
 
 REVIEWER_PASSWORD = "Correct-Horse-Battery-9"
@@ -139,6 +139,14 @@ def test_local_stack_creates_the_reviewer_pool_its_group_and_the_desk_client(int
     assert emulated["Handler"] == "vehicle_license_review.handler.lambda_handler"
     # The HTTP API is not emulated (the local desk server plays its part): no output names it.
     assert "ReviewApiId" not in deployed.outputs and "ReviewDeskUrl" not in deployed.outputs
+    # ... and it is a valid configuration of the review API (once its code exists).
+    review = pytest.importorskip("vehicle_license_review.config")
+    settings = load_from_env(review.ReviewSettings, environment)
+    assert (settings.cognito_user_pool_id, settings.cognito_client_id) == (
+        deployed.user_pool_id,
+        deployed.desk_client_id,
+    )
+    assert settings.review_claim_seconds == 900 and settings.image_url_seconds == 300
 
 
 def test_an_added_reviewer_signs_in_with_a_password_and_carries_the_reviewers_group(intake: Intake) -> None:
