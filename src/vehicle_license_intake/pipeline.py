@@ -248,6 +248,10 @@ class Pipeline:
             attributes["request_id"] = recognition.request_id
         if recognition.confidence:
             attributes["confidence"] = {k: str(round(v, 4)) for k, v in recognition.confidence.items()}
+        if recognition.boxes:
+            # Where each value was read on the image ([x0, y0, x1, y1] pixels): the review desk
+            # draws it over the image.
+            attributes["boxes"] = {k: [int(c) for c in box] for k, box in recognition.boxes.items()}
         outcome = self._finish(upload, claim, Status.SUCCEEDED, attributes, recognition.attempts)
         if outcome.result is Status.SUCCEEDED:
             metrics.add_metric(name="UploadsSucceeded", unit=MetricUnit.Count, value=1)

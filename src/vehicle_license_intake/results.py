@@ -19,6 +19,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError, ParamValidationError
 
+from vehicle_license_intake.domain.review import ReviewStatus, queue_kind
 from vehicle_license_intake.events import Upload
 from vehicle_license_intake.outcomes import (
     FINAL_STATUSES,
@@ -274,6 +275,12 @@ class ResultsTable:
         outcome's event is published next; until `mark_event_published`, a duplicate delivery
         publishes it again (at least once, SPEC §10)."""
         item = {**self._object_attributes(upload, self._clock()), **attributes, "status": status}
+        kind = queue_kind(status, bool(attributes.get("needs_review")))
+        if kind is not None:
+            # It waits for a human (SPEC §11): a fresh review, found through the ReviewQueue index.
+            item["review"] = {"status": ReviewStatus.PENDING.value}
+            item["review_queue"] = kind.value
+            item["review_since"] = item["processed_at"]
         if event_pending:
             item[_EVENT_PENDING] = True
         if attempts or claim.prior_attempts:
