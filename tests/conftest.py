@@ -9,9 +9,11 @@ import struct
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 from hypothesis import settings
 
@@ -244,3 +246,42 @@ def intake(
         helper.configure()
         yield helper
     handler.reset()
+
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "events"
+
+
+@pytest.fixture
+def published(intake: Intake) -> Iterator[Any]:
+    """The events put on the stack's bus, captured by a rule into a queue of the test's own."""
+    session = intake.session
+    sqs, events = session.client("sqs"), session.client("events")
+    url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="capture",
+        EventBusName=intake.stack.event_bus,
+        EventPattern=json.dumps({"source": ["vehicle-license-intake"]}),
+    )
+    events.put_targets(Rule="capture", EventBusName=intake.stack.event_bus, Targets=[{"Id": "q", "Arn": arn}])
+
+    def read() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            found.extend(json.loads(m["Body"]) for m in batch)
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
+        return found
+
+    yield read
+    events.remove_targets(Rule="capture", EventBusName=intake.stack.event_bus, Ids=["q"])
+    events.delete_rule(Name="capture", EventBusName=intake.stack.event_bus)
+    sqs.delete_queue(QueueUrl=url)
+
+
+def valid_event(event: dict[str, Any]) -> dict[str, Any]:
+    schema = json.loads((SCHEMAS / f"{event['detail-type'].lower().replace(' ', '-')}.json").read_text())
+    jsonschema.validate(event["detail"], schema)
+    return event

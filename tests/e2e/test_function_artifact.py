@@ -1,6 +1,7 @@
-"""The function's zip as `sam build` makes it for template.yaml (scripts/build_function.py, offline
-from the wheelhouse that `make wheelhouse` downloads): what it holds, what its handler imports,
-its size, and the runtime's Python importing it. No network: pip reads only the wheelhouse."""
+"""The functions' zip as `sam build` makes it for template.yaml (scripts/build_function.py, offline
+from the wheelhouse that `make wheelhouse` downloads): what it holds, what its two handlers (the
+intake function's and the review API's, which share CodeUri src/) import, its size, and the
+runtime's Python importing it. No network: pip reads only the wheelhouse."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "build_function.py"
 WHEELHOUSE = ROOT / ".wheelhouse"
 PACKAGE = "vehicle_license_intake"
+REVIEW_PACKAGE = "vehicle_license_review"
+PACKAGES = (PACKAGE, REVIEW_PACKAGE)
+# The handler of each function of template.yaml whose CodeUri is src/.
+HANDLERS = ("vehicle_license_intake.handler", "vehicle_license_review.handler")
 # Never in the zip: the tooling, the offline recognizer and its stack (container image only),
 # the emulated AWS, the AWS SDK (the runtime provides it) and the X-Ray SDK (the `tracing` extra).
 FORBIDDEN = (
@@ -42,14 +47,15 @@ MAX_UNZIPPED = 10_000_000
 MAX_ZIPPED = 4_000_000
 
 PROBE = """
-import json, sys
-sys.path[:0] = sys.argv[1:]
-import vehicle_license_intake.handler as handler
+import importlib, json, sys
+sys.path[:0] = sys.argv[2:]
+handler = importlib.import_module(sys.argv[1])
 print(json.dumps({
-    "package": {n: m.__file__ for n, m in sys.modules.items() if n.split(".")[0] == "vehicle_license_intake"},
+    "package": {n: m.__file__ for n, m in sys.modules.items()
+                if n.split(".")[0] in ("vehicle_license_intake", "vehicle_license_review")},
     "origins": {n.split(".")[0]: getattr(m, "__file__", None) for n, m in list(sys.modules.items())
                 if n.split(".")[0] not in sys.stdlib_module_names and "." not in n},
-    "tracer": type(handler.tracer).__name__,
+    "tracer": type(getattr(handler, "tracer", None)).__name__,
 }))
 """
 
@@ -92,7 +98,9 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def import_handler(python: str, artifact: Path, runtime: Path, tracing: bool) -> dict[str, object]:
+def import_handler(
+    python: str, artifact: Path, runtime: Path, tracing: bool, handler: str = HANDLERS[0]
+) -> dict[str, object]:
     """Import the handler as Lambda does: the task root, then the runtime's SDK; no site packages
     (-S), no PYTHON* variables (-I), no bytecode written (-B)."""
     env = {
@@ -101,7 +109,7 @@ def import_handler(python: str, artifact: Path, runtime: Path, tracing: bool) ->
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
     }
     result = subprocess.run(
-        [python, "-I", "-S", "-B", "-c", PROBE, str(artifact), str(runtime)],
+        [python, "-I", "-S", "-B", "-c", PROBE, handler, str(artifact), str(runtime)],
         capture_output=True,
         text=True,
         check=False,
@@ -115,9 +123,10 @@ def import_handler(python: str, artifact: Path, runtime: Path, tracing: bool) ->
 
 def package_modules(artifact: Path) -> set[str]:
     modules = set()
-    for path in (artifact / PACKAGE).rglob("*.py"):
-        parts = path.relative_to(artifact).with_suffix("").parts
-        modules.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    for package in PACKAGES:
+        for path in (artifact / package).rglob("*.py"):
+            parts = path.relative_to(artifact).with_suffix("").parts
+            modules.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return modules
 
 
@@ -130,28 +139,42 @@ def top_level_names(artifact: Path) -> Iterator[str]:
 
 def test_the_artifact_is_the_function_and_its_dependencies_without_any_sdk(artifact: Path) -> None:
     names = set(top_level_names(artifact))
-    assert {PACKAGE, "aws_lambda_powertools", "requests"} <= names
+    assert {*PACKAGES, "aws_lambda_powertools", "requests"} <= names
+    page = {p.name for p in (artifact / REVIEW_PACKAGE / "web").iterdir()}
+    assert page == {"index.html", "desk.js", "desk.css"}, "the review desk's page is served by its function"
     assert not names & set(FORBIDDEN), sorted(names & set(FORBIDDEN))
     assert not list(artifact.rglob("__pycache__")), "sam ships no bytecode"
     assert not list(artifact.glob("*.egg-info")), "sam leaves CodeUri's egg-info out"
 
 
 @pytest.mark.parametrize("tracing", [True, False], ids=["tracing on", "tracing off"])
-def test_the_handler_imports_every_module_of_the_package_and_nothing_outside_the_artifact(
+def test_the_handlers_import_every_module_of_the_packages_and_nothing_outside_the_artifact(
     artifact: Path, runtime: Path, tracing: bool
 ) -> None:
-    loaded = import_handler(sys.executable, artifact, runtime, tracing)
+    imported: dict[str, object] = {}
+    for handler in HANDLERS:
+        loaded = import_handler(sys.executable, artifact, runtime, tracing, handler)
+        package = loaded["package"]
+        assert isinstance(package, dict)
+        imported.update(package)
+        if handler.startswith(PACKAGE):
+            assert not [n for n in package if n.startswith(REVIEW_PACKAGE)], (
+                "the intake never loads the review API"
+            )
+            # Without the X-Ray SDK, tracing on means Lambda's own segment: the Tracer's stand-in.
+            assert loaded["tracer"] == "Untraced"
+        _assert_only_from_the_artifact(loaded, artifact, runtime)
 
-    package = loaded["package"]
-    assert isinstance(package, dict)
-    outside = {name: file for name, file in package.items() if not str(file).startswith(str(artifact))}
+    outside = {name: file for name, file in imported.items() if not str(file).startswith(str(artifact))}
     assert not outside, f"package modules not loaded from the artifact: {outside}"
     present = package_modules(artifact)
-    assert not present - set(package), (
-        f"in the zip but never imported by the handler: {present - set(package)}"
+    assert not present - set(imported), (
+        f"in the zip but never imported by a handler: {present - set(imported)}"
     )
-    assert not set(package) - present, f"imported but not in the zip: {set(package) - present}"
+    assert not set(imported) - present, f"imported but not in the zip: {set(imported) - present}"
 
+
+def _assert_only_from_the_artifact(loaded: dict[str, object], artifact: Path, runtime: Path) -> None:
     origins = loaded["origins"]
     assert isinstance(origins, dict)
     assert not set(origins) & (set(FORBIDDEN) - {"boto3", "botocore", "s3transfer"}), origins
@@ -161,8 +184,6 @@ def test_the_handler_imports_every_module_of_the_package_and_nothing_outside_the
         if file is not None and not str(file).startswith((str(artifact), str(runtime)))
     }
     assert not strays, f"imported from outside the task root and the runtime: {strays}"
-    # Without the X-Ray SDK, tracing on means Lambda's own segment: the Tracer's stand-in.
-    assert loaded["tracer"] == "Untraced"
 
 
 def test_the_artifact_is_small(artifact: Path) -> None:
@@ -181,3 +202,5 @@ def test_the_runtime_python_imports_the_handler_from_the_artifact(artifact: Path
         loaded = import_handler(python, artifact, runtime, tracing)
         assert loaded["tracer"] == "Untraced"
         assert "aws_xray_sdk" not in loaded["origins"]  # type: ignore[operator]
+    review = import_handler(python, artifact, runtime, False, HANDLERS[1])
+    assert "vehicle_license_review.api" in review["package"]  # type: ignore[operator]

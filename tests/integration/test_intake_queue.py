@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
-from conftest import LICENSE, OWNER, Intake, jpeg
+from conftest import LICENSE, OWNER, Intake, jpeg, valid_event
 from vehicle_license_intake import handler
 from vehicle_license_intake.upstream.guard import CHINA_STANDARD_TIME, QUOTA_KEY_PREFIX
 from vehicle_license_tools.delivery import LocalContext, s3_event, sqs_event
 from vehicle_license_tools.emulator import Reply
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "events"
 
 
 def deliver_from_queue(
@@ -60,42 +56,6 @@ def visible_messages(intake: Intake) -> int:
         QueueUrl=intake.stack.intake_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"])
-
-
-@pytest.fixture
-def published(intake: Intake) -> Any:
-    """The events put on the stack's bus, captured by a rule into a queue of the test's own."""
-    session = intake.session
-    sqs, events = session.client("sqs"), session.client("events")
-    url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(
-        Name="capture",
-        EventBusName=intake.stack.event_bus,
-        EventPattern=json.dumps({"source": ["vehicle-license-intake"]}),
-    )
-    events.put_targets(Rule="capture", EventBusName=intake.stack.event_bus, Targets=[{"Id": "q", "Arn": arn}])
-
-    def read() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            found.extend(json.loads(m["Body"]) for m in batch)
-            sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-            )
-        return found
-
-    yield read
-    events.remove_targets(Rule="capture", EventBusName=intake.stack.event_bus, Ids=["q"])
-    events.delete_rule(Name="capture", EventBusName=intake.stack.event_bus)
-    sqs.delete_queue(QueueUrl=url)
-
-
-def valid_event(event: dict[str, Any]) -> dict[str, Any]:
-    schema = json.loads((SCHEMAS / f"{event['detail-type'].lower().replace(' ', '-')}.json").read_text())
-    jsonschema.validate(event["detail"], schema)
-    return event
 
 
 # -- the intake-queue path ------------------------------------------------------------------
