@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint format requirements bench bench-recognizer serve samples build clean
+.PHONY: demo review test lint format requirements bench bench-recognizer serve samples build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,16 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.local-installed
 demo: $(VENV)/.local-installed  ## the main job, offline: make demo [IMAGE="my photo.jpg"] [ARGS=--keep]
 	$(BIN)/vehicle-license-intake demo $(if $(IMAGE),--image "$(IMAGE)") $(ARGS)
 
+review: $(VENV)/.local-installed  ## the review desk on http://127.0.0.1:8780 with the samples processed [ARGS=--port N]
+	$(BIN)/vehicle-license-intake review $(ARGS)
+
 # The coverage of the three source roots (src, recognizer, tools), printed after the tests. Its
 # data is one file per run, in the virtual environment: two runs in one work tree would
 # otherwise combine (and delete) each other's worker data.
 COVERAGE_ARGS ?= --cov=vehicle_license_intake --cov=vehicle_license_recognizer --cov=vehicle_license_tools \
 	--cov-report=term:skip-covered
 
-test: $(VENV)/.dev-installed wheelhouse
+test: $(VENV)/.dev-installed wheelhouse browser
 	COVERAGE_FILE=$(VENV)/.coverage.$$$$ $(BIN)/python -m pytest $(PYTEST_ARGS) $(COVERAGE_ARGS); \
 	status=$$?; rm -f $(VENV)/.coverage.$$$$; exit $$status
 
@@ -58,6 +61,16 @@ bench-recognizer: $(VENV)/.dev-installed  ## accuracy, speed, memory of the offl
 
 serve: $(VENV)/.local-installed  ## the offline recognizer behind the upstream's HTTP contract
 	$(BIN)/vehicle-license-intake serve $(ARGS)
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download does not install
+# everywhere): installed once with apt, as root or through sudo.
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: browser
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver
 
 .PHONY: wheelhouse artifact
 WHEELHOUSE := .wheelhouse

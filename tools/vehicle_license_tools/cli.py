@@ -1,5 +1,5 @@
 """The `vehicle-license-intake` command: a local demo, the upstream emulator, the offline
-recognizer's server, and the operations of a deployed stack (status, upload, redrive, reprocess,
+recognizer's server, the review desk on this machine, and the operations of a deployed stack (status, upload, redrive, reprocess,
 stats), which find its resources by stack name from its CloudFormation outputs."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 OPERATIONS = ("status", "upload", "redrive", "reprocess", "stats")
+REVIEW_PORT = 8780
 
 
 def _stack_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -61,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--verbose", action="store_true", help="also print the function's JSON logs and metrics"
     )
+
+    review = commands.add_parser(
+        "review", help="the review desk on 127.0.0.1, on an embedded AWS with the samples processed"
+    )
+    review.add_argument(
+        "--port", type=int, default=REVIEW_PORT, help=f"the desk's port (default: {REVIEW_PORT})"
+    )
+    review.add_argument("--samples", type=Path, default=None, help="the samples folder (default: samples/)")
+    review.add_argument("--verbose", action="store_true", help="also print the functions' JSON logs")
 
     emulator = commands.add_parser("emulator", help="serve the upstream contract emulator on 127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)
@@ -132,7 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "review":
+        return _review(args)
     return _emulator(args)
+
+
+def _review(args: argparse.Namespace) -> int:
+    from vehicle_license_tools.demo import sample_images
+    from vehicle_license_tools.local_review import run_review
+    from vehicle_license_tools.resources import SAMPLES as DEFAULT_SAMPLES
+
+    samples = args.samples or DEFAULT_SAMPLES
+    run_review(sample_images(samples), port=args.port, samples=samples, verbose=args.verbose)
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

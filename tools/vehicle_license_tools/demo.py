@@ -66,6 +66,14 @@ def restored_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
+def quiet_function(verbose: bool) -> None:
+    """Unless `verbose`, the function's JSON logs and EMF metrics stay out of what is printed."""
+    if not verbose:
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
+
+
 def run_demo(
     images: Sequence[Path],
     *,
@@ -97,10 +105,7 @@ def _run(
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)
 
-    if not verbose:  # the function's JSON logs and EMF metrics would drown the report
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
+    quiet_function(verbose)
 
     with aws.emulated_aws() as endpoint, UpstreamEmulator(recognizer, [DEMO_API_KEY]) as upstream:
         session = aws.session()
