@@ -203,7 +203,8 @@ function showUpload(upload) {
   $("upload-status").textContent = upload.status + (upload.error ? ` · ${upload.error.status}` : "");
   const review = upload.review || {};
   const decided = ["APPROVED", "CORRECTED", "REJECTED"].includes(review.status);
-  let said = review.status ? `review ${review.status.toLowerCase().replace("_", " ")}` : "no review needed";
+  const words = { PENDING: "waiting for a review", IN_REVIEW: "in review", APPROVED: "approved", CORRECTED: "corrected", REJECTED: "rejected" };
+  let said = review.status ? words[review.status] || review.status : "no review needed";
   if (review.status === "IN_REVIEW") said += upload.available ? " (claim expired)" : ` by ${review.claimed_by} until ${review.claim_expires_at}`;
   if (decided) said += ` by ${review.decided_by} at ${review.decided_at}${review.reason ? ` (${review.reason})` : ""}`;
   $("review-state").textContent = said;
