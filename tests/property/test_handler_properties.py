@@ -271,9 +271,17 @@ def invoke(intake: Intake, event: dict[str, Any], context: LocalContext) -> bool
 
 
 def assert_matches_the_schema(item: dict[str, Any]) -> None:
-    """SPEC §4, for an item whose processing ended."""
+    """SPEC §4, for an item whose processing ended; SPEC §11: it waits for a person exactly when
+    it needs one, in the queue of its kind."""
     status = item["status"]
     assert status in ("SUCCEEDED", "UNRECOGNIZED", "REJECTED", "FAILED"), f"left {status}"
+    waits = status in ("UNRECOGNIZED", "REJECTED") or (status == "SUCCEEDED" and item["needs_review"])
+    if waits:
+        kind = "NEEDS_REVIEW" if status == "SUCCEEDED" else status
+        assert item["review"] == {"status": "PENDING"} and item["review_queue"] == kind
+        assert item["review_since"] == item["processed_at"]
+    else:
+        assert not {"review", "review_queue", "review_since"} & set(item), item.get("review")
     for name in ("image_uri", "bucket", "object_key", "etag", "event_time", "processed_at"):
         assert isinstance(item[name], str), name
     assert item["image_uri"] == f"s3://{item['bucket']}/{item['object_key']}"
