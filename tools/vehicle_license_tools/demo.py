@@ -129,7 +129,11 @@ def _run(
 
         from vehicle_license_intake import handler
 
-        stack.use_function_environment(deployed)
+        # The offline recognizer on this machine's CPU answers in seconds, and in many more on a
+        # loaded machine: the function waits for it as long as its own timeout allows, not the
+        # 15 s meant for the cloud endpoint.
+        offline = not isinstance(recognizer, GroundTruthRecognizer)
+        stack.use_function_environment(deployed, **({"OCR_TIMEOUT_SECONDS": "60"} if offline else {}))
         s3, sqs = session.client("s3"), session.client("sqs")
         intake = QueueConsumer.for_stack(deployed, sqs, handler.lambda_handler)
         keys = [f"{deployed.upload_prefix}{image.name}" for image in images]
