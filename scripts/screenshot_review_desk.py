@@ -12,18 +12,12 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from vehicle_license_tools.browser import launch_chromium
 from vehicle_license_tools.demo import sample_images
 from vehicle_license_tools.local_review import LocalReview, run_review
 from vehicle_license_tools.resources import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def main() -> None:
@@ -34,9 +28,7 @@ def main() -> None:
 
     def shoot(review: LocalReview) -> None:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS
-            )
+            browser = launch_chromium(playwright)
             page = browser.new_page(viewport={"width": 1400, "height": 980})
             page.goto(review.url)
             page.fill("#username", "reviewer1")

@@ -290,7 +290,7 @@ class ReviewApi:
     def content_security_policy(self) -> str:
         """Only the page's own script and style, images from S3 (presigned) and the boxes drawn
         over them, calls to this API and to Cognito; no inline code, no frames, no plugins."""
-        cognito = _origin(self._cognito_endpoint())
+        cognito = origin(self._cognito_endpoint())
         return "; ".join(
             [
                 "default-src 'none'",
@@ -313,7 +313,8 @@ _SECURITY_HEADERS = {
 }
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL: what a Content-Security-Policy source names."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 
 from vehicle_license_intake.notifications import EventBridgePublisher
-from vehicle_license_review.api import ReviewApi
+from vehicle_license_review.api import ReviewApi, origin
 from vehicle_license_review.config import ReviewSettings
 from vehicle_license_review.desk import ReviewDesk
 from vehicle_license_review.store import ReviewTables
@@ -44,11 +44,4 @@ def build_api(settings: ReviewSettings | None = None, *, clock: Callable[[], flo
             s3.generate_presigned_url("get_object", Params=params, ExpiresIn=settings.image_url_seconds)
         )
 
-    return ReviewApi(settings, desk, image_url=image_url, s3_origin=_origin(str(s3.meta.endpoint_url)))
-
-
-def _origin(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return ReviewApi(settings, desk, image_url=image_url, s3_origin=origin(str(s3.meta.endpoint_url)))

@@ -6,7 +6,6 @@ checks them. What the page shows, and what the item, the audit trail and the eve
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from conftest import LICENSE, SCHEMAS, jpeg
 from vehicle_license_intake.domain.vin import with_check_digit
 from vehicle_license_intake.results import plain
 from vehicle_license_tools import aws, stack
+from vehicle_license_tools.browser import CHROMIUM, launch_chromium
 from vehicle_license_tools.delivery import QueueConsumer
 from vehicle_license_tools.demo import quiet_function, restored_environment
 from vehicle_license_tools.emulator import GroundTruthRecognizer, UpstreamEmulator
@@ -29,15 +29,6 @@ from vehicle_license_tools.review_desk import LocalDesk
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("VLI_CHROMIUM", "/usr/bin/chromium")
-# This machine's closed network otherwise stalls Chromium at start-up.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 GOOD_VIN = LICENSE["vin"]
 BAD_VIN = GOOD_VIN[:11] + ("7" if GOOD_VIN[11] != "7" else "8") + GOOD_VIN[12:]
 assert with_check_digit(BAD_VIN) != BAD_VIN
@@ -47,8 +38,6 @@ PASSWORDS = {
     "reviewer2": "Aa1!desk-test-two",
     "outsider": "Aa1!desk-test-out",
 }
-# Set VLI_DOCS_SCREENSHOT=1 to write the README's screenshot of the desk.
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "review-desk.png"
 
 
 @dataclass
@@ -163,7 +152,7 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium", pytrace=False)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
@@ -209,8 +198,6 @@ def test_a_reviewer_corrects_the_vin_and_the_item_the_trail_and_the_event_say_so
     expect(vin_row.locator(".reason")).to_have_count(0)  # the live check: the reason is gone
     assert "vin_check_digit_valid: true" in vin_row.locator(".normalized").inner_text()
     assert page.inner_text("#primary") == "Save corrections"
-    if os.environ.get("VLI_DOCS_SCREENSHOT"):
-        page.screenshot(path=str(DOCS_SCREENSHOT))
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#review-state:has-text('corrected by reviewer1')")
 
