@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vehicle_license_intake.domain.plate import PROVINCES
 from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.form import STAMP_BOX
+from vehicle_license_recognizer.places import UNKNOWN_PLACE, nearest_place
 
 if TYPE_CHECKING:
     from vehicle_license_recognizer.layout import PageFit
@@ -42,6 +43,8 @@ _MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
 _AUTONOMOUS_REGIONS = ("内蒙古", "广西", "西藏", "宁夏", "新疆")
 _PLACE_STARTS = (*PROVINCES.values(),)
 REPAIRED = 0.5
+BANNER_COVER = 0.85
+BAND_LEVEL = 0.2  # of the way from the ink profile's floor to its peak: a row of text
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,11 @@ class StampReading:
     box: Quad  # on the image it was read from
 
 
-def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampReading | None:
-    """The authority from an upright RGB image of a main page (or both pages)."""
+def read_stamp(
+    rgb: Any, main_page: PageFit | None, ocr: OcrEngine, plate_province: str | None = None
+) -> StampReading | None:
+    """The authority from an upright RGB image of a main page (or both pages); the plate's
+    province (北京, 广东, …), when read, breaks ties between places."""
     import cv2
     import numpy as np
 
@@ -68,6 +74,11 @@ def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampRead
         return None
     region = rgb[top:bottom, left:right].astype(np.int16)
     redness = region[:, :, 0] - (region[:, :, 1] + region[:, :, 2]) // 2
+    # a red banner across the photo is no stamp: rows (or columns, on a page turned in the photo)
+    # red from edge to edge are left out (the stamp's own rules span less than the region)
+    red = redness > 35
+    redness[red.mean(axis=1) > BANNER_COVER, :] = 0
+    redness[:, red.mean(axis=0) > BANNER_COVER] = 0
     strongest = float(np.percentile(redness, 99.5))
     threshold = max(35.0, 0.45 * strongest)
     mask = (redness > threshold).astype(np.uint8)
@@ -119,7 +130,7 @@ def read_stamp(rgb: Any, main_page: PageFit | None, ocr: OcrEngine) -> StampRead
     )
     read = _read_lines(ink, ocr)
     if read is not None:
-        repaired = repair_authority(*read)
+        repaired = repair_authority(*read, plate_province)
         if repaired is not None:
             return StampReading(repaired[0], repaired[1], box)
     from vehicle_license_recognizer.seal import read_round_seal
@@ -143,12 +154,14 @@ def _read_lines(ink: Any, ocr: OcrEngine) -> tuple[str, float] | None:
     height, width = ink.shape
     dark = ink < 128
     inner = dark[:, int(0.08 * width) : int(0.92 * width)]
-    profile = inner.mean(axis=1)
+    # smoothed over a few rows: a line of widely spaced characters is light but never empty
+    window = max(3, height // 24)
+    profile = np.convolve(inner.mean(axis=1), np.ones(window) / window, mode="same")
     floor = float(np.percentile(profile, 20))
     peak = float(np.percentile(profile, 90))  # not the frame's rules, which are darker than text
     if peak - floor < 0.05:
         return None
-    text_rows = profile > floor + 0.25 * (peak - floor)
+    text_rows = profile > floor + BAND_LEVEL * (peak - floor)
     bands: list[tuple[int, int]] = []
     y = 0
     while y < height:
@@ -229,37 +242,47 @@ def _suffix_distance(rest: str, suffix: str) -> float:
 _PLACE_ENDS = "市县区州盟旗"
 
 
-def repair_authority(text: str, score: float) -> tuple[str, float] | None:
+def repair_authority(text: str, score: float, plate_province: str | None = None) -> tuple[str, float] | None:
     """The authority's name from what was read; any repair lowers the confidence.
 
-    The read is split where the fixed part (公安局交通警察支队, …) best matches what follows, so a
-    misread 公 or 安 still finds it; the place before it is repaired to start with its province.
+    The read is split where the fixed part (公安局交通警察支队, …) best matches what follows and the
+    place before it best matches a known place (places.py: a city lost a character, a province
+    misread or lost; the plate's province breaks ties), so a misread 公 or 安 still finds the fixed
+    part; a place in no list is repaired to start with its province.
     """
     compact = re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(text))
-    best: tuple[float, bool, int, int] | None = None  # distance, place end unlikely, -split, split
+    # total cost, suffix distance, place end unlikely, -split, split, the known place (or None)
+    best: tuple[float, float, bool, int, int, str | None] | None = None
     for split in range(2, len(compact) - 3):
         place, rest = compact[:split], compact[split:]
         distance = min(_suffix_distance(rest, suffix) for suffix in _SUFFIXES)
-        key = (distance, place[-1] not in _PLACE_ENDS, -split, split)
-        if best is None or key < best:
+        near, cost = nearest_place(place, plate_province)
+        known = near if cost < UNKNOWN_PLACE else None
+        key = (distance + cost, distance, place[-1] not in _PLACE_ENDS, -split, split, known)
+        if best is None or key[:4] < best[:4]:
             best = key
     if best is None:
         return None
-    place, rest = compact[: best[3]], compact[best[3] :]
+    place, rest = compact[: best[4]], compact[best[4] :]
     repaired = False
-    # The read may start with a stroke of the stamp's border or a seal's star: the name starts
-    # with a province or municipality when one is there.
-    starts = [place.find(name) for name in _PLACE_STARTS if name in place]
-    if starts and min(starts) > 0:
-        place, repaired = place[min(starts) :], True
-    if not any(place.startswith(_province_form(name)) for name in _PLACE_STARTS):
-        fixed = _repair_province(place)
-        place, repaired = fixed or place, repaired or fixed is not None
-    # a name that does not start with its province or municipality lost its first characters
-    repaired = repaired or not any(place.startswith(name) for name in _PLACE_STARTS)
+    if best[5] is not None:
+        place, repaired = best[5], best[5] != place
+    else:
+        # The read may start with a stroke of the stamp's border or a seal's star: the name starts
+        # with a province or municipality when one is there.
+        starts = [place.find(name) for name in _PLACE_STARTS if name in place]
+        if starts and min(starts) > 0:
+            place, repaired = place[min(starts) :], True
+        if not any(place.startswith(_province_form(name)) for name in _PLACE_STARTS):
+            fixed = _repair_province(place)
+            place, repaired = fixed or place, repaired or fixed is not None
+        # a name that does not start with its province or municipality lost its first characters
+        repaired = repaired or not any(place.startswith(name) for name in _PLACE_STARTS)
     usual = _usual_suffix(place)
     distance, _, _, suffix = min((_suffix_distance(rest, s), s != usual, -len(s), s) for s in _SUFFIXES)
-    if distance > max(2, len(suffix) // 3):
+    # a place known and read whole lets more of the fixed part be misread (a banner over it)
+    known_place = best[5] is not None and best[0] - best[1] <= 1.0
+    if distance > (len(suffix) // 2 if known_place else max(2, len(suffix) // 3)):
         return None
     repaired = repaired or distance > 0
     if place[-1:] not in _PLACE_ENDS:  # 济南 -> 济南市: the place's last character was lost
