@@ -17,11 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from vehicle_license_intake.domain.plate import PROVINCES, plate_kind
 from vehicle_license_intake.ports import Deadline, ImagePayload, Recognition
 from vehicle_license_intake.upstream.errors import UpstreamRejectedImage
 from vehicle_license_recognizer.chinese import to_simplified
-from vehicle_license_recognizer.extraction import Extraction, extract
-from vehicle_license_recognizer.ocr import Line, OcrEngine, Quad, rotate_point
+from vehicle_license_recognizer.extraction import FIELD_CHECKS, REPAIRED, Extraction, _any, extract
+from vehicle_license_recognizer.form import PAGES
+from vehicle_license_recognizer.ocr import Line, OcrEngine, Quad, Reading, rotate_point
 from vehicle_license_recognizer.stamp import read_stamp
 
 MIN_LABELS = 3  # fewer of the form's labels than this: not a vehicle license
@@ -84,14 +86,18 @@ class LocalRecognizer:
         extraction = extract(reading.lines)
         if extraction.labels_found < MIN_LABELS:
             return None
+        extraction = _reread_missing(extraction, reading, self._ocr)
         turns = reading.quarter_turns
         if extraction.page in ("main", "both"):
             upright = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
-            stamp = read_stamp(upright, extraction.fits.get("main"), self._ocr)
+            plate = extraction.fields.get("plate_number", "")
+            province = PROVINCES.get(plate[:1]) if plate else None
+            stamp = read_stamp(upright, extraction.fits.get("main"), self._ocr, province)
             if stamp is not None:
                 extraction.fields["license_issuing_authority"] = stamp.authority
                 extraction.confidence["license_issuing_authority"] = round(stamp.confidence, 3)
                 extraction.boxes["license_issuing_authority"] = stamp.box
+        _plate_province_from_others(extraction)
         height, width = rgb.shape[:2]
         boxes = {
             name: _to_original(quad, turns, width, height, scale, original_size)
@@ -100,6 +106,105 @@ class LocalRecognizer:
         }
         extraction.confidence = {name: round(score, 3) for name, score in extraction.confidence.items()}
         return LocalResult(extraction, 90 * turns, time.perf_counter() - started, boxes)
+
+
+# Fields not re-read: not-applicable marks are rarely detected at all, the inspection record is
+# printed in its stamp box above its label, the authority is the stamp's.
+NOT_REREAD = frozenset({"ratified_load_capacity", "traction_mass", "remarks", "inspection_record"})
+SAME_LINE = 0.5  # a line re-detected over one already read (this much of their union shared)
+REREAD_MARGIN = 0.03  # card heights above and below the label's row (values printed off the row)
+
+
+def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) -> Extraction:
+    """A field whose label was read (or placed from the form) but that got no value, or one that
+    fails its format: its value's place on the form is detected again on its own. The page's
+    detection merges a value printed over a neighbouring line (the vehicle type or the plate under
+    the title's English line) or misses a faint one; detected alone, the region gives it back.
+    A field takes what the second extraction finds only when it was empty, or failed its format
+    and the new value passes it."""
+
+    def wanted(name: str) -> bool:
+        value = extraction.fields.get(name, "")
+        return name not in NOT_REREAD and (not value or not FIELD_CHECKS.get(name, _any)(value))
+
+    regions: list[Quad] = []
+    for page, fit in extraction.fits.items():
+        for label in PAGES[page]:
+            if wanted(label.field):
+                # where the form prints the value, moved by the page's print offset
+                dx, dy = extraction.shifts.get(page, (0.0, 0.0))
+                x0, x1 = label.value_span[0] + dx, label.value_span[1] + dx
+                y0, y1 = label.box[1] + dy - REREAD_MARGIN, label.box[3] + dy + REREAD_MARGIN
+                regions.append(fit.quad((x0, y0, x1, y1)))
+    if not regions:
+        return extraction
+    known = [_bounds(line.box) for line in reading.lines]
+    added = [
+        line
+        for quad in regions
+        for line in ocr.read_region(reading.upright, quad)
+        if not any(_overlap(_bounds(line.box), bounds) > SAME_LINE for bounds in known)
+    ]
+    if not added:
+        return extraction
+    again = extract([*reading.lines, *added])
+    for name, value in again.fields.items():
+        if not value or name not in again.confidence or not wanted(name):
+            continue
+        check = FIELD_CHECKS.get(name, _any)
+        if extraction.fields.get(name) and not check(value):
+            continue
+        extraction.fields[name] = value
+        extraction.confidence[name] = again.confidence[name]
+        if name in again.boxes:
+            extraction.boxes[name] = again.boxes[name]
+    return extraction
+
+
+def _plate_province_from_others(extraction: Extraction) -> None:
+    """A plate whose province character was lost or misread (油 for 渝, a label's 码) takes the
+    province that registered the vehicle: the authority's (the stamp), else the address's. The
+    plate must then pass its format; the repair asks for a look."""
+    plate = extraction.fields.get("plate_number", "")
+    if not plate or plate_kind(plate.upper()) != "unknown":
+        return
+    abbreviations = {name: letter for letter, name in PROVINCES.items()}
+    province = None
+    for source in ("license_issuing_authority", "address"):
+        text = extraction.fields.get(source, "")
+        province = next((name for name in abbreviations if text.startswith(name)), None)
+        if province:
+            break
+    if province is None:
+        return
+    letter = abbreviations[province]
+    if "\u4e00" <= plate[0] <= "\u9fff" and plate[0] not in PROVINCES:
+        repaired = letter + plate[1:]  # a misread province character
+    elif plate[0].isascii():
+        repaired = letter + plate  # none read
+    else:
+        return
+    if plate_kind(repaired.upper()) != "unknown":
+        extraction.fields["plate_number"] = repaired
+        extraction.confidence["plate_number"] = min(extraction.confidence.get("plate_number", 1.0), REPAIRED)
+
+
+Bounds = tuple[float, float, float, float]
+
+
+def _bounds(quad: Quad) -> Bounds:
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _overlap(a: Bounds, b: Bounds) -> float:
+    """Intersection over union of two boxes."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    common = width * height
+    return common / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - common)
 
 
 def _decode(image: bytes) -> tuple[Any, float, tuple[int, int]] | None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 
 from vehicle_license_intake.domain.fields import (
     LICENSE_FIELDS,
@@ -33,6 +33,7 @@ from vehicle_license_intake.domain.vin import VIN_PATTERN, has_valid_check_digit
 from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.form import (
     BARCODE_BOX,
+    CARD_MM,
     ENGLISH_LABELS,
     LABELS,
     PAGES,
@@ -40,12 +41,14 @@ from vehicle_license_recognizer.form import (
 )
 from vehicle_license_recognizer.layout import PageFit, anchors_of, english_label, fit_pages
 from vehicle_license_recognizer.ocr import Line, Point, Quad
+from vehicle_license_recognizer.places import PROVINCE_NAMES, VEHICLE_TYPES
 
 __all__ = ["Extraction", "Line", "edit_distance_at_most_one", "extract"]
 
 # Fields that tell the pages apart (the plate and the authority's stamp say nothing).
 MAIN_ONLY = frozenset(MAIN_PAGE_FIELDS) - {"plate_number", "license_issuing_authority"}
 SECONDARY_ONLY = frozenset(SECONDARY_PAGE_FIELDS) - {"plate_number"}
+PAGE_FIELDS = {"main": MAIN_PAGE_FIELDS, "secondary": SECONDARY_PAGE_FIELDS}
 NOT_APPLICABLE_FIELDS = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 ROW_TOLERANCE = 1.3  # label heights
 # Web copies carry watermarks and banners: a line with a web address or a sample mark is no value.
@@ -66,6 +69,7 @@ class Extraction:
     valid_fields: int = 0
     boxes: dict[str, Quad] = field(default_factory=dict)  # where each value was read
     fits: dict[str, PageFit] = field(default_factory=dict)  # each page aligned to the form
+    shifts: dict[str, Point] = field(default_factory=dict)  # each page's print offset, card units
 
 
 @dataclass
@@ -179,7 +183,8 @@ def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[
         kept = [(c, p) for c, p in zip(to_simplified(line.text), scores_read, strict=True) if not c.isspace()]
         text = "".join(c for c, _ in kept)
         scores = tuple(p for _, p in kept)
-        if not text or TITLE in text or _is_english(line.text) or WATERMARK.search(text):
+        title = TITLE in text or (len(text) >= 4 and text in TITLE)  # the title, or a piece of it
+        if not text or title or _is_english(line.text) or WATERMARK.search(text):
             continue
         position = 0
         while position < len(text):
@@ -255,21 +260,62 @@ def extract(lines: Sequence[Line]) -> Extraction:
                     _label_entry(form_label.field, form_label.chinese, page, quad, "", virtual=True)
                 )
 
+    placed: list[tuple[_Value, str | None]] = []
     for value in values:
         centre = value.line.center
         page = page_of(centre)
         if page == "secondary" and _inside(fits[page].card_point(centre), BARCODE_BOX):
             continue
-        _assign(value, [label for label in labels if label.page == page])
+        placed.append((value, page))
+
+    shifts = _print_shifts(placed, labels, fits)
+    fields, confidence, boxes = _read_fields(placed, labels, fits, shifts)
+    found = {label.name for label in labels if not label.virtual}
+    pages = {(True, True): "both", (True, False): "main", (False, True): "secondary", (False, False): "none"}
+    page = pages[(bool(found & MAIN_ONLY), bool(found & SECONDARY_ONLY))]
+    valid = sum(
+        1
+        for name in found
+        if (fields[name] and FIELD_CHECKS.get(name, _any)(fields[name]))
+        or (name in NOT_APPLICABLE_FIELDS and name in confidence)
+    )
+    return Extraction(fields, confidence, len(found), page, valid, boxes, fits, shifts)
+
+
+# The second printing pass can sit off the form by up to a line (misregistration): each page's
+# values are tried against its labels moved by these offsets (card units), and the offset whose
+# fields pass their formats best is kept (no offset unless one does better by a whole field).
+SHIFTS_DOWN = tuple(round(0.01 * step, 2) for step in range(-7, 8))
+SHIFTS_ACROSS = (-0.025, 0.025)
+SHIFT_GAIN = 1.0
+# How much a field passing its format says about the offset: strict formats say more.
+FORMAT_WEIGHT = dict.fromkeys(("owner", "address", "engine_number", "plate_number"), 0.5)
+
+
+def _read_fields(
+    placed: Sequence[tuple[_Value, str | None]],
+    labels: Sequence[_Label],
+    fits: dict[str, PageFit],
+    shifts: dict[str, Point],
+) -> tuple[dict[str, str], dict[str, float], dict[str, Quad]]:
+    """Each value to its label (each page's labels moved by its print offset), then each field's
+    value from its label's candidates."""
+    moved: list[_Label] = []
+    for label in labels:
+        shift = shifts.get(label.page or "", (0.0, 0.0))
+        start = label.start
+        if shift != (0.0, 0.0) and label.page in fits:
+            start = _moved(fits[label.page], label.start, shift)
+        moved.append(replace(label, start=start, candidates=[]))
+    for value, page in placed:
+        _assign(value, [label for label in moved if label.page == page])
 
     fields = dict.fromkeys(LICENSE_FIELDS, "")
     confidence: dict[str, float] = {}
     boxes: dict[str, Quad] = {}
-    found = {label.name for label in labels if not label.virtual}
-    # the plate: the main page's first; a read label before a placed one
     # The plate is printed on both pages: the main page's is taken unless only the other one's
-    # passes the plate's format.
-    for entry in sorted(labels, key=lambda label: (label.page != "main", label.virtual)):
+    # passes the plate's format; a read label before a placed one.
+    for entry in sorted(moved, key=lambda label: (label.page != "main", label.virtual)):
         cleaned = _value_for(entry.name, entry.candidates)
         if cleaned is None:
             continue
@@ -282,15 +328,55 @@ def extract(lines: Sequence[Line]) -> Extraction:
         fields[entry.name], confidence[entry.name], quads = cleaned
         if quads:
             boxes[entry.name] = _union(quads)
-    pages = {(True, True): "both", (True, False): "main", (False, True): "secondary", (False, False): "none"}
-    page = pages[(bool(found & MAIN_ONLY), bool(found & SECONDARY_ONLY))]
-    valid = sum(
-        1
-        for name in found
-        if (fields[name] and FIELD_CHECKS.get(name, _any)(fields[name]))
-        or (name in NOT_APPLICABLE_FIELDS and name in confidence)
-    )
-    return Extraction(fields, confidence, len(found), page, valid, boxes, fits)
+    return fields, confidence, boxes
+
+
+def _moved(fit: PageFit, point: Point, shift: Point) -> Point:
+    """A point of the image moved by an offset in card units, along the page's own axes."""
+    x, y = fit.card_point(point)
+    return fit.to_image(((x + shift[0]) * CARD_MM[0], (y + shift[1]) * CARD_MM[1]))
+
+
+def _format_score(fields: dict[str, str], names: frozenset[str]) -> float:
+    score = 0.0
+    for name in names:
+        value = fields.get(name, "")
+        if not value or not FIELD_CHECKS.get(name, _any)(value):
+            continue
+        if name == "vin" and not has_valid_check_digit(value):
+            score += 0.5
+        else:
+            score += FORMAT_WEIGHT.get(name, 1.0)
+    return score
+
+
+def _print_shifts(
+    placed: Sequence[tuple[_Value, str | None]], labels: Sequence[_Label], fits: dict[str, PageFit]
+) -> dict[str, Point]:
+    """Each aligned page's print offset: down first, then across."""
+    shifts: dict[str, Point] = {}
+    for page in fits:
+        own = [(value, where) for value, where in placed if where == page]
+        own_labels = [label for label in labels if label.page == page]
+        names = frozenset(PAGE_FIELDS[page])
+
+        def score(shift: Point) -> float:
+            fields, _, _ = _read_fields(own, own_labels, fits, {page: shift})  # noqa: B023 - used at once
+            return _format_score(fields, names)  # noqa: B023
+
+        still = score((0.0, 0.0))
+        best, down = still, 0.0
+        for dy in sorted(SHIFTS_DOWN, key=abs):
+            found = score((0.0, dy)) if dy else still
+            if found >= best + (SHIFT_GAIN if best == still else 0.01):
+                best, down = found, dy
+        dx = 0.0
+        for across in SHIFTS_ACROSS:
+            found = score((across, down))
+            if found >= best + SHIFT_GAIN:
+                best, dx = found, across
+        shifts[page] = (dx, down)
+    return shifts
 
 
 def _inside(point: Point, box: tuple[float, float, float, float]) -> bool:
@@ -443,10 +529,11 @@ def _vin_confidence(text: str, value: str) -> float:
 def _clean_plate(text: str) -> str:
     """As printed (a lower-case letter stays lower-case), without separators; plates use no
     letter O or I (GA 36): what reads as one is the digit."""
-    plate = normalize_plate(_clean_text(text))
+    text = re.sub(r"[^0-9A-Za-z\u4e00-\u9fff]", "", _clean_text(text))  # slashes, quotes, specks
+    plate = normalize_plate(text)
     if plate:
         # normalize_plate upper-cases; the printed case of each letter is kept
-        raw = re.sub(r"[·•・.\s\-]", "", _clean_text(text))
+        raw = text
         if len(raw) == len(plate):
             plate = "".join(r if r.upper() == p else p for r, p in zip(raw, plate, strict=True))
     plate = re.sub(r"[Oo]", "0", plate).replace("I", "1")
@@ -491,9 +578,14 @@ def _date_ok(value: str) -> bool:
     return 1950 <= parsed.year <= date.today().year
 
 
+_UNITS = ("人", "kg", "mm", "×")
+
+
 def _clean_unit(unit: str) -> Callable[[str], str]:
     def clean(text: str) -> str:
         value = _clean_text(text).replace("KG", "kg").replace("Kg", "kg").replace("k9", "kg")
+        if any(other in value for other in _UNITS if other != unit):
+            return ""  # another field's value (a mass read beside the passengers' label)
         value = re.sub(r"(?<=\d)[.,·'](?=\d)", "", value)  # dot-matrix specks between digits
         match = re.search(r"\d[\d+]*\s*" + re.escape(unit), value) or re.search(r"\d[\d+]*", value)
         if not match:
@@ -515,7 +607,11 @@ def _clean_use(text: str) -> str:
     if value in USE_CHARACTERS:
         return value
     close = [u for u in USE_CHARACTERS if edit_distance_at_most_one(value, u)]
-    return close[0] if len(close) == 1 else value
+    if len(close) == 1:
+        return close[0]
+    # the rest of the value lost (非 for 非营运): the one use it begins
+    begun = [u for u in USE_CHARACTERS if value and u.startswith(value)]
+    return begun[0] if len(begun) == 1 else value
 
 
 def _use_confidence(text: str, value: str) -> float:
@@ -527,13 +623,26 @@ _SIZE_CLASSES = "微小中大重轻"
 
 def _clean_vehicle_type(text: str) -> str:
     """Vehicle types start with a size class and 型 (小型轿车, 重型半挂牵引车): a misread 型 is
-    restored."""
-    value = _clean_text(text).replace("箱式", "厢式")  # the box body is 厢式 (a common slip)
+    restored; a type near exactly one of GA 802's names (places.VEHICLE_TYPES) is that name. Only
+    Chinese is kept (the title's English line printed over it is no part of it)."""
+    value = re.sub(r"[^\u4e00-\u9fff]", "", _clean_text(text)).replace("箱式", "厢式")  # 厢式: a common slip
     if len(value) >= 4 and value[0] in _SIZE_CLASSES and value[1] != "型" and value.endswith("车"):
-        return value[0] + "型" + value[2:]
-    if len(value) >= 3 and value[0] in _SIZE_CLASSES and value[1] != "型" and value[1:].endswith("车"):
-        return value[0] + "型" + value[1:]  # 型 not read at all
-    return value
+        value = value[0] + "型" + value[2:]
+    elif len(value) >= 3 and value[0] in _SIZE_CLASSES and value[1] != "型" and value[1:].endswith("车"):
+        value = value[0] + "型" + value[1:]  # 型 not read at all
+    if value in VEHICLE_TYPES or len(value) < 3:
+        return value
+    return _nearest(value, VEHICLE_TYPES, 1 if len(value) < 5 else 2) or value
+
+
+def _nearest(value: str, names: Collection[str], most: int) -> str | None:
+    """The one name within `most` edits of the value and nearer than any other, or None."""
+    from vehicle_license_recognizer.stamp import _distance
+
+    scored = sorted((_distance(value, name), name) for name in names if abs(len(name) - len(value)) <= most)
+    if not scored or scored[0][0] > most or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
 
 
 def _clean_inspection(text: str) -> str:
@@ -543,8 +652,12 @@ def _clean_inspection(text: str) -> str:
 
 
 def _clean_address(text: str) -> str:
-    """Chinese addresses end in Chinese (号, 室, 巷): Latin letters after it are a watermark's."""
-    return re.sub(r"(?<=[\u4e00-\u9fff])[A-Za-z]{2,}$", "", _clean_text(text))
+    """Chinese addresses end in Chinese (号, 室, 巷): Latin letters after it are a watermark's. An
+    address names its province first: what was read before the province is another line's (the
+    owner's name, a label's last character)."""
+    value = re.sub(r"(?<=[\u4e00-\u9fff])[A-Za-z]{2,}$", "", _clean_text(text))
+    starts = [value.find(name) for name in PROVINCE_NAMES if value.find(name) > 0]
+    return value[min(starts) :] if starts else value
 
 
 CLEANERS: dict[str, Callable[[str], str]] = {

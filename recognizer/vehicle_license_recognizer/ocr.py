@@ -30,6 +30,8 @@ THREADS = int(os.environ.get("RECOGNIZER_THREADS", "1"))
 # real samples: 40 % less CPU than 320 px in batches of 6, the same fields.
 REC_MIN_WIDTH = 96
 REC_BATCH = 3
+REGION_HEIGHT = 96  # pixels: a value's region is re-detected at this height (about two lines)
+REGION_PAD = 16  # pixels of the region's own edge repeated around it (detection needs a margin)
 TALL = 1.5  # a box this much taller than wide is text running down the page (RapidOCR's own rule)
 
 
@@ -104,6 +106,50 @@ class OcrEngine:
         if output.boxes is None:
             return []
         return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in output.boxes]
+
+    def read_region(self, image: Any, quad: Quad, height: int = REGION_HEIGHT) -> list[Line]:
+        """Text lines inside one quadrilateral of the image (a value's place on the form): the
+        region is straightened to `height` pixels and detected on its own, so a value the page's
+        detection merged with a neighbour (the title's English line over the vehicle type) or
+        missed is found; the lines come back in the image's coordinates."""
+        import cv2
+        import numpy as np
+
+        top = math.hypot(quad[1][0] - quad[0][0], quad[1][1] - quad[0][1])
+        side = math.hypot(quad[3][0] - quad[0][0], quad[3][1] - quad[0][1])
+        if top < 8 or side < 8:
+            return []
+        width = max(32, round(top * height / side))
+        pad = REGION_PAD
+        target = np.array(
+            [[pad, pad], [pad + width, pad], [pad + width, pad + height], [pad, pad + height]], np.float32
+        )
+        to_region = cv2.getPerspectiveTransform(np.array(quad, np.float32), target)
+        region = cv2.warpPerspective(
+            image, to_region, (width + 2 * pad, height + 2 * pad), borderMode=cv2.BORDER_REPLICATE
+        )
+        engine = self._ocr()
+        with self._lock:
+            detector = engine._load_det_model()
+            chosen = (detector.limit_side_len, detector.limit_type)
+            # no resizing beyond the network's multiple of 32: the region is already at scale
+            detector.limit_side_len, detector.limit_type = max(region.shape[:2]) + 32, "max"
+            try:
+                output = detector(region)
+            finally:
+                detector.limit_side_len, detector.limit_type = chosen
+        if output.boxes is None:
+            return []
+        found = [_ordered(tuple((float(x), float(y)) for x, y in box)) for box in output.boxes]
+        texts = self.recognize_characters([crop(region, box) for box in found])
+        back = np.linalg.inv(to_region)
+        lines = []
+        for box, (text, score, scores) in zip(found, texts, strict=True):
+            if not text.strip() or score < 0.5:
+                continue
+            points = cv2.perspectiveTransform(np.array([box], np.float32), back)[0]
+            lines.append(Line(text, _ordered(tuple((float(x), float(y)) for x, y in points)), score, scores))
+        return lines
 
     def upside_down_votes(self, crops: list[Any]) -> tuple[int, int]:
         """(upright, upside down) among the crops, by the line classifier's confident answers."""

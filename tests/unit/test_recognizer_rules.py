@@ -72,3 +72,121 @@ def test_generated_licenses_carry_every_plate_kind_and_valid_vins() -> None:
     licenses = [synthetic.random_license(random.Random(seed)) for seed in range(400)]
     assert {plate_kind(item["plate_number"]) for item in licenses} == set(PLATE_KINDS) - {"unknown"}
     assert all(has_valid_check_digit(item["vin"]) for item in licenses)
+
+
+@pytest.mark.parametrize(
+    ("read", "plate_province", "authority"),
+    [
+        ("省青岛市公安局交通警察支队", "山东", "山东省青岛市公安局交通警察支队"),  # the province lost
+        ("河北省武汉市公安局交通警察支队", "湖北", "湖北省武汉市公安局交通警察支队"),  # the city decides
+        ("山东省佛山市公安局交通警察支队", None, "广东省佛山市公安局交通警察支队"),
+        ("广东省圳市公安局交通警察支队", "广东", "广东省深圳市公安局交通警察支队"),  # a city's character lost
+        ("北京市公安司市公安交通管理局", "北京", "北京市公安局公安交通管理局"),  # not a place: the suffix
+    ],
+)
+def test_a_stamp_place_is_repaired_to_a_known_place(
+    read: str, plate_province: str | None, authority: str
+) -> None:
+    from vehicle_license_recognizer.stamp import repair_authority
+
+    repaired = repair_authority(read, 0.95, plate_province)
+    assert repaired is not None and repaired[0] == authority
+    assert repaired[1] < 0.8, "a repaired name asks for a look"
+
+
+def test_a_place_in_no_list_is_left_as_read() -> None:
+    from vehicle_license_recognizer.stamp import repair_authority
+
+    # a county-level city: near several prefecture-level ones, none nearer than the others
+    assert repair_authority("江苏省昆山市公安局交通警察大队", 0.95, "江苏") == (
+        "江苏省昆山市公安局交通警察大队",
+        0.95,
+    )
+
+
+def test_values_printed_off_their_rows_are_given_to_the_labels_the_whole_print_is_off_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vehicle_license_recognizer import extraction as module
+    from vehicle_license_recognizer.form import CARD_MM, MAIN_PAGE_ROWS
+
+    width = 1000.0
+    height = width * CARD_MM[1] / CARD_MM[0]
+
+    def line(text: str, x0: float, y0: float, x1: float, y1: float) -> Line:
+        box = (
+            (x0 * width, y0 * height),
+            (x1 * width, y0 * height),
+            (x1 * width, y1 * height),
+            (x0 * width, y1 * height),
+        )
+        return Line(text, box, 0.99)
+
+    values = {
+        "plate_number": "川J6132A",
+        "owner": "宋思敏",
+        "address": "四川省绵阳市武侯区长江路253号",
+        "use_character": "非营运",
+        "model": "别克牌KDVM1DU80",
+        "vin": "LSVWY4180KN246094",
+        "engine_number": "22U8676",
+        "register_date": "2024-02-13",
+        "issue_date": "2024-02-13",
+    }
+    shift = -0.06  # the second pass sits half a row above the form: between two labels' rows
+    lines = []
+    for row in MAIN_PAGE_ROWS:
+        for label in row:
+            lines.append(line(label.chinese, *label.box))
+            if label.field in values:
+                y0, y1 = label.box[1] + shift, label.box[3] + shift
+                lines.append(
+                    line(values[label.field], label.value_span[0] + 0.01, y0, label.value_span[1] - 0.1, y1)
+                )
+    extraction = extract(lines)
+
+    assert {name: extraction.fields[name] for name in values} == values
+    assert extraction.shifts["main"][1] < 0
+    monkeypatch.setattr(module, "SHIFTS_DOWN", (0.0,))
+    monkeypatch.setattr(module, "SHIFTS_ACROSS", ())
+    unshifted = extract(lines).fields
+    assert {name: unshifted[name] for name in values} != values, "read on the form's rows, values go astray"
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "value"),
+    [
+        ("plate_number", "/川/S30AF6", "川S30AF6"),  # specks around the province are no separator
+        ("approved_passengers_capacity", "1198kg", ""),  # a mass beside the passengers' label
+        ("curb_weight", "5人", ""),
+        ("vehicle_type", "微型轿在China", "微型轿车"),  # the title's English over it, 车 misread
+        ("vehicle_type", "三小型超野客车", "小型越野客车"),
+        ("vehicle_type", "重型式费车", "重型式费车"),  # as near to 厢式 as to 罐式: left as read
+        ("use_character", "非", "非营运"),
+    ],
+)
+def test_values_are_cleaned_by_their_fields_format(name: str, read: str, value: str) -> None:
+    from vehicle_license_recognizer.extraction import CLEANERS
+
+    assert CLEANERS[name](read) == value
+
+
+@pytest.mark.parametrize(
+    ("plate", "authority", "address", "repaired"),
+    [
+        ("油M686E4", "重庆市公安局交通警察总队", "", "渝M686E4"),  # a misread province character
+        ("R33E8A", "", "湖北省武汉市西湖区长江路533号", "鄂R33E8A"),  # none read: the address's
+        ("粤B12345", "湖北省武汉市公安局交通警察支队", "", "粤B12345"),  # a valid plate stays
+    ],
+)
+def test_a_plate_without_its_province_takes_the_registering_province(
+    plate: str, authority: str, address: str, repaired: str
+) -> None:
+    from vehicle_license_recognizer.engine import _plate_province_from_others
+    from vehicle_license_recognizer.extraction import Extraction
+
+    fields = {"plate_number": plate, "license_issuing_authority": authority, "address": address}
+    extraction = Extraction(fields, {"plate_number": 0.9}, 10, "main")
+    _plate_province_from_others(extraction)
+    assert extraction.fields["plate_number"] == repaired
+    assert (extraction.confidence["plate_number"] < 0.8) is (repaired != plate)
