@@ -77,7 +77,9 @@ def build_recognizer(settings: Settings, session: boto3.session.Session) -> Reco
 def build_guard(settings: Settings, session: boto3.session.Session) -> UpstreamGuard:
     """Shared by the fleet through the control table (SPEC §9), or this instance's limiter."""
     if not settings.control_table_name:
-        return LocalGuard(RateLimiter(settings.ocr_max_rps))
+        return LocalGuard(
+            RateLimiter(settings.ocr_max_rps, margin_seconds=settings.upstream_rate_margin_seconds)
+        )
     table = session.resource("dynamodb", config=AWS_CONFIG).Table(settings.control_table_name)
     return FleetGuard(
         table,
@@ -86,6 +88,7 @@ def build_guard(settings: Settings, session: boto3.session.Session) -> UpstreamG
             daily_quota=settings.upstream_daily_quota,
             breaker_threshold=settings.upstream_breaker_threshold,
             breaker_cooldown_seconds=settings.upstream_breaker_cooldown_seconds,
+            margin_seconds=settings.upstream_rate_margin_seconds,
         ),
         on_event=observe_guard,
     )

@@ -4,6 +4,7 @@ the daily quota in China Standard Time, and the circuit breaker with a single pr
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -206,3 +207,139 @@ def test_on_the_direct_path_an_open_breaker_holds_no_call(control_table: Any) ->
 
     fleet.admit(Forever(), hold_on_open_breaker=False).succeeded()  # measured, not held
     assert fleet.state()["breaker"] == "closed"
+
+
+# -- a call starts on its slot, or not at all -------------------------------------------------
+
+
+class SlowWrites:
+    """The control table, each reservation of a rate slot taking the next of `seconds` on the
+    test's clock to be written (a loaded DynamoDB, or a thread that runs late)."""
+
+    def __init__(self, table: Any, clock: Clock, seconds: list[float]) -> None:
+        self._table = table
+        self._clock = clock
+        self._seconds = list(seconds)
+        self.reserved: list[float] = []
+
+    def put_item(self, **request: Any) -> Any:
+        response = self._table.put_item(**request)
+        if request["Item"]["pk"] == "upstream#rate":
+            self.reserved.append(float(max(request["Item"]["slots"])))
+            self._clock.now += self._seconds.pop(0) if self._seconds else 0.0
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def test_calls_start_within_half_the_margin_of_their_slots_however_long_the_writes_take(
+    control_table: Any,
+) -> None:
+    """What the upstream counts is when a call arrives. A slot whose write returned late is not
+    used late: the call waits only what is left until its slot, and a call already past its slot
+    by more than half the margin takes a new one. So calls start at most half the margin after
+    their slots, and no two calls `max_rps` apart start closer than 1 s + half the margin (the
+    other half is for the way to the upstream)."""
+    clock = Clock(1_800_000_000.0)
+    margin = 0.1
+    delays = [0.0, 0.0, 0.3, 0.3, 0.0, 0.5, 0.0, 0.04, 0.2, 0.0, 0.7, 0.0, 0.0, 0.3]
+    table = SlowWrites(control_table, clock, delays)
+    events: list[str] = []
+    instances = [
+        FleetGuard(
+            table,
+            GuardSettings(max_rps=2, margin_seconds=margin),
+            clock=clock,
+            sleep=clock.sleep,
+            on_event=events.append,
+        )
+        for _ in range(2)
+    ]
+    starts, slots = [], []
+    for index in range(10):
+        permit = instances[index % 2].admit(Forever(), hold_on_open_breaker=True)
+        starts.append(clock.now)
+        slots.append(permit.slot)  # type: ignore[attr-defined]
+        permit.succeeded()
+
+    assert all(0 <= start - slot <= margin / 2 for start, slot in zip(starts, slots, strict=True))
+    assert busiest_window(starts, window=1.0 + margin / 2) <= 2
+    late = events.count("late_for_slot")
+    assert late >= 1 and len(table.reserved) == 10 + late, "a late call took a new slot"
+    unused = Counter(round(s, 3) for s in table.reserved)
+    unused.subtract(round(s, 3) for s in slots)
+    assert min(unused.values()) >= 0 and unused.total() == late, "each late call left one slot unused"
+
+
+def test_a_late_call_takes_its_new_slot_no_sooner_than_its_late_write_took(control_table: Any) -> None:
+    clock = Clock(1_800_000_000.0)
+    table = SlowWrites(control_table, clock, [0.4])
+    fleet = FleetGuard(table, GuardSettings(max_rps=2, margin_seconds=0.1), clock=clock, sleep=clock.sleep)
+
+    permit = fleet.admit(Forever(), hold_on_open_breaker=True)
+
+    first, second = table.reserved
+    assert first == 1_800_000_000.0 and second == pytest.approx(first + 0.4 + 0.4)
+    assert permit.slot == pytest.approx(second) == clock.now  # type: ignore[attr-defined]
+
+
+def test_a_call_whose_breaker_opened_while_it_waited_for_its_slot_is_held(control_table: Any) -> None:
+    """On the intake queue path, a call that waits for its slot looks at the breaker again before
+    it goes: another instance's failures may have opened it meanwhile. It is held like the calls
+    after it, and its unit of the day's quota is given back."""
+    clock = Clock(datetime(2027, 1, 15, 9, 0, tzinfo=CHINA_STANDARD_TIME).timestamp())
+    settings = {"breaker_threshold": 1, "daily_quota": 10}
+    other = guard(control_table, clock, **settings)
+    in_flight = [other.admit(Forever(), hold_on_open_breaker=True) for _ in range(2)]  # the second full
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if in_flight:
+            in_flight.pop().failed(transient=True, rate_limited=False)  # the breaker opens
+
+    waiting = FleetGuard(control_table, GuardSettings(max_rps=2, **settings), clock=clock, sleep=sleep)
+    with pytest.raises(UpstreamHeld) as held:
+        waiting.admit(Forever(), hold_on_open_breaker=True)
+
+    assert held.value.reason == "breaker"
+    assert waiting.state()["quota_used"] == 2, "only the calls made count against the quota"
+
+
+def test_on_the_direct_path_a_call_goes_on_its_slot_whatever_the_breaker(control_table: Any) -> None:
+    clock = Clock(1_800_000_000.0)
+    other = guard(control_table, clock, breaker_threshold=1)
+    in_flight = [other.admit(Forever(), hold_on_open_breaker=False) for _ in range(2)]
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if in_flight:
+            in_flight.pop().failed(transient=True, rate_limited=False)
+
+    direct = FleetGuard(
+        control_table, GuardSettings(max_rps=2, breaker_threshold=1), clock=clock, sleep=sleep
+    )
+    permit = direct.admit(Forever(), hold_on_open_breaker=False)
+
+    assert permit.slot == pytest.approx(clock.now)  # type: ignore[attr-defined]
+    assert direct.state()["breaker"] == "open"
+
+
+def test_the_settings_default_margin_is_the_guards() -> None:
+    from vehicle_license_intake.config import Settings
+
+    settings = Settings.from_env(
+        {"RESULTS_TABLE_NAME": "t", "DEAD_LETTER_QUEUE_URL": "q", "API_KEY_SECRET_ID": "s"}
+    )
+    assert settings.upstream_rate_margin_seconds == GuardSettings(max_rps=2).margin_seconds
+    assert (
+        Settings.from_env(
+            {
+                "RESULTS_TABLE_NAME": "t",
+                "DEAD_LETTER_QUEUE_URL": "q",
+                "API_KEY_SECRET_ID": "s",
+                "UPSTREAM_RATE_MARGIN_SECONDS": "0.25",
+            }
+        ).upstream_rate_margin_seconds
+        == 0.25
+    )

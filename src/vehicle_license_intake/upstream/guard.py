@@ -3,13 +3,19 @@ the daily quota and the circuit breaker, kept in a small DynamoDB control table 
 concurrent instances see the same state.
 
 - Rate: the times of the last `UPSTREAM_MAX_RPS` calls live in one item; a call takes the next
-  slot that keeps every window of one second (plus a margin for the time a request takes to
-  arrive) within the limit, by a conditional write on the item's version, and sleeps until then.
+  slot that keeps every window of one second plus `UPSTREAM_RATE_MARGIN_SECONDS` within the
+  limit, by a conditional write on the item's version, and sleeps until then. The upstream counts
+  a call when it arrives, not at its slot: two calls stay a second apart there only if each
+  arrives within the margin after its slot. Half of the margin is for starting late (the write
+  of the slot and the wake-up take time too: a call later than that does not go on its slot, it
+  takes a new one), the other half for the request's way to the upstream.
 - Quota: one counter per calendar day in China Standard Time (UTC+8), incremented before each call
   only while it is below `UPSTREAM_DAILY_QUOTA`; the counter expires with the table's TTL.
 - Breaker: consecutive transient failures (and every 429, the upstream's own "too many") are
   counted; at the threshold the breaker opens for a cool-down; after it, exactly one instance wins
-  the probe (a conditional write), and only its success closes the breaker again.
+  the probe (a conditional write), and only its success closes the breaker again. A call that
+  waited for its slot looks at the breaker again before it goes: one that opened meanwhile holds
+  it too (and gives its unit of the quota back).
 
 Without a control table (`CONTROL_TABLE_NAME` unset) the guard is the per-instance rate limiter of
 `rate_limit.py` alone, as SPEC §3 describes `OCR_MAX_RPS`.
@@ -39,6 +45,8 @@ QUOTA_KEY_PREFIX = "upstream#quota#"
 PROBE_LEASE_SECONDS = 60.0
 # A held call is tried again no sooner than this.
 MIN_RETRY_SECONDS = 5.0
+# A call that waits longer than this for its slot looks at the breaker again this long before it.
+LOOK_AGAIN_SECONDS = 0.2
 _MAX_SLOT_RETRIES = 50
 
 
@@ -128,12 +136,20 @@ class FleetGuard:
         self._on_event = on_event or (lambda _: None)
         self._window = (1.0 if settings.max_rps >= 1 else 1.0 / settings.max_rps) + settings.margin_seconds
         self._capacity = max(1, int(settings.max_rps))
+        # A call may start this much after its slot; the margin's other half is for the way there.
+        self._late_start = settings.margin_seconds / 2
 
     # -- admission --------------------------------------------------------------------------
     def admit(self, deadline: Deadline, *, hold_on_open_breaker: bool) -> CallPermit:
         probe = self._check_breaker() if hold_on_open_breaker else None
-        self._count_against_quota()
-        slot = self._wait_for_slot(deadline)
+        quota_key = self._count_against_quota()
+        # The breaker may open while this call waits for its slot (another instance's call failed).
+        look_again = self._hold_if_open if hold_on_open_breaker and probe is None else None
+        try:
+            slot = self._wait_for_slot(deadline, before_start=look_again)
+        except (UpstreamHeld, UpstreamOutOfTime):
+            self._give_back(quota_key)  # no call was made
+            raise
         return _Permit(self, probe, slot)
 
     def _check_breaker(self) -> str | None:
@@ -166,16 +182,25 @@ class FleetGuard:
         self._on_event("probe")
         return token
 
-    def _count_against_quota(self) -> None:
+    def _hold_if_open(self) -> None:
+        """UpstreamHeld when the breaker is open now (this call is not its probe)."""
+        item = self._get(BREAKER_KEY)
+        if item and item.get("state") == "open":
+            now = self._clock()
+            raise UpstreamHeld("breaker", max(float(item.get("open_until", 0)), now + MIN_RETRY_SECONDS))
+
+    def _count_against_quota(self) -> str | None:
+        """The key of the day's counter this call was counted in (None: no quota)."""
         quota = self._settings.daily_quota
         if quota <= 0:
-            return
+            return None
         now = self._clock()
         day = datetime.fromtimestamp(now, CHINA_STANDARD_TIME)
         next_day = (day + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        key = f"{QUOTA_KEY_PREFIX}{day.date().isoformat()}"
         try:
             self._table.update_item(
-                Key={"pk": f"{QUOTA_KEY_PREFIX}{day.date().isoformat()}"},
+                Key={"pk": key},
                 UpdateExpression="ADD used :one SET expires_at = if_not_exists(expires_at, :expires)",
                 ConditionExpression="attribute_not_exists(used) OR used < :quota",
                 ExpressionAttributeValues={
@@ -189,17 +214,41 @@ class FleetGuard:
                 raise
             self._on_event("quota_exhausted")
             raise UpstreamHeld("quota", next_day.timestamp()) from None
+        return key
 
-    def _wait_for_slot(self, deadline: Deadline) -> float:
-        """The time (epoch seconds) this call may start, once it has come."""
+    def _give_back(self, quota_key: str | None) -> None:
+        """The unit of the day's quota counted for a call that was not made after all."""
+        if quota_key is None:
+            return
+        try:
+            self._table.update_item(
+                Key={"pk": quota_key},
+                UpdateExpression="ADD used :minus_one",
+                ConditionExpression="used > :zero",
+                ExpressionAttributeValues={":minus_one": -1, ":zero": 0},
+            )
+        except ClientError as error:
+            if not _conditional(error):
+                raise  # (a day's counter already gone has nothing to give back)
+
+    def _wait_for_slot(self, deadline: Deadline, *, before_start: Callable[[], None] | None = None) -> float:
+        """The time (epoch seconds) this call may start, once it has come. `before_start` runs
+        `LOOK_AGAIN_SECONDS` before a slot that is further away than that.
+
+        A call that is late for its slot by more than half the margin (the slot's write, the
+        wake-up or `before_start` took that long) does not start on it: a later call may already
+        be placed a window after it. It takes a new slot, no sooner than the late write took
+        (it is not late for it the same way); the slot it leaves stays taken (a window unused,
+        never one too full)."""
+        lead = 0.0  # how long this call's last reservation took to write, when it came too late
         for _ in range(_MAX_SLOT_RETRIES):
             item = self._get(RATE_KEY) or {}
             version = int(item.get("version", 0))
             slots = sorted(float(s) for s in item.get("slots", []))[-self._capacity :]
             now = self._clock()
-            slot = now if len(slots) < self._capacity else max(now, slots[0] + self._window)
-            wait = slot - now
-            if wait > deadline.remaining_seconds():
+            earliest = now + lead
+            slot = earliest if len(slots) < self._capacity else max(earliest, slots[0] + self._window)
+            if slot - now > deadline.remaining_seconds():
                 raise UpstreamOutOfTime("no time left to wait for the fleet's rate limit", code="OUT_OF_TIME")
             kept = [*slots[1:], slot] if len(slots) >= self._capacity else [*slots, slot]
             try:
@@ -212,9 +261,18 @@ class FleetGuard:
                 if not _conditional(error):
                     raise
                 continue  # another instance took a slot meanwhile: look again
-            if wait > 0:
-                self._sleep(wait)
-            return slot
+            written = self._clock()  # the sleeps are until the slot: the write took some time
+            if before_start is not None and slot - written > LOOK_AGAIN_SECONDS:
+                self._sleep(slot - LOOK_AGAIN_SECONDS - written)
+                before_start()
+            ahead = slot - self._clock()
+            if ahead > 0:
+                self._sleep(ahead)
+            late = self._clock() - slot
+            if late <= self._late_start:
+                return slot
+            self._on_event("late_for_slot")
+            lead = written - now
         raise UpstreamOutOfTime("the fleet's rate limit is contended beyond reason", code="OUT_OF_TIME")
 
     # -- the breaker's bookkeeping ----------------------------------------------------------
