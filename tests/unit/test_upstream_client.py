@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+from typing import Any
 
 import pytest
+import requests
+import urllib3
 
-from vehicle_license_intake.ports import ImagePayload
+from vehicle_license_intake.ports import Deadline, ImagePayload
+from vehicle_license_intake.upstream.client import UpstreamClient
 from vehicle_license_intake.upstream.contract import parse_response
 from vehicle_license_intake.upstream.errors import (
     UpstreamError,
@@ -20,6 +25,7 @@ from vehicle_license_intake.upstream.errors import (
     UpstreamTemporaryError,
     UpstreamUnexpectedCode,
 )
+from vehicle_license_intake.upstream.guard import CallPermit, UpstreamHeld
 from vehicle_license_intake.upstream.rate_limit import RateLimiter
 
 
@@ -109,3 +115,88 @@ def test_proxy_settings_are_read_once_and_honoured(monkeypatch: pytest.MonkeyPat
     assert outside.proxies.get("https") == "http://proxy.internal:3128"
     assert "https" not in loopback.proxies and "http" not in loopback.proxies
     assert outside.trust_env is False, "no environment lookups on every call"
+
+
+# -- retries and the fleet's breaker ------------------------------------------------------------
+
+
+class Forever:
+    def remaining_seconds(self) -> float:
+        return 900.0
+
+
+class Permit:
+    is_probe = False
+
+    def succeeded(self) -> None:
+        return None
+
+    def failed(self, *, transient: bool, rate_limited: bool) -> float | None:
+        return None  # this failure alone did not open the breaker
+
+
+class BreakerOpenedByOthers:
+    """A guard whose breaker other instances open while this upload's first call fails."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.consulted: list[bool] = []
+
+    def admit(self, deadline: Deadline, *, hold_on_open_breaker: bool) -> CallPermit:
+        self.consulted.append(hold_on_open_breaker)
+        if self.open and hold_on_open_breaker:
+            raise UpstreamHeld("breaker", 1_800_000_060.0)
+        return Permit()
+
+
+class Upstream5020:
+    """A session whose every call is answered 5020 (the upstream is down)."""
+
+    def __init__(self, guard: BreakerOpenedByOthers) -> None:
+        self.guard = guard
+        self.posts = 0
+
+    def post(self, url: str, **_: Any) -> requests.Response:
+        self.posts += 1
+        self.guard.open = True  # meanwhile the other instances' failures open the breaker
+        response = requests.Response()
+        response.status_code = 200
+        response.raw = urllib3.HTTPResponse(body=io.BytesIO(body(5020)), status=200, preload_content=False)
+        return response
+
+
+def client(guard: BreakerOpenedByOthers, session: Upstream5020) -> UpstreamClient:
+    return UpstreamClient(
+        "http://127.0.0.1:9/api/ocr-vehicle-license",
+        lambda _refresh: "key",
+        read_timeout=5,
+        connect_timeout=1,
+        max_attempts=3,
+        guard=guard,
+        session=session,  # type: ignore[arg-type]
+        sleep=lambda _seconds: None,
+    )
+
+
+def test_from_the_queue_a_retry_that_finds_the_breaker_open_is_not_made() -> None:
+    """Other instances failing meanwhile opened the breaker: the upload's retry is held like the
+    uploads after it (it waits DEFERRED for the probe) instead of calling a failing upstream."""
+    guard = BreakerOpenedByOthers()
+    session = Upstream5020(guard)
+
+    with pytest.raises(UpstreamHeld) as held:
+        client(guard, session).recognize(ImagePayload("base64", image=b"jpeg"), Forever(), may_defer=True)
+
+    assert session.posts == 1 and held.value.attempts == 1
+    assert guard.consulted == [True, True], "the breaker is consulted before the retry too"
+
+
+def test_on_the_direct_path_the_retries_go_on_whatever_the_breaker() -> None:
+    guard = BreakerOpenedByOthers()
+    session = Upstream5020(guard)
+
+    with pytest.raises(UpstreamTemporaryError) as failed:
+        client(guard, session).recognize(ImagePayload("base64", image=b"jpeg"), Forever(), may_defer=False)
+
+    assert session.posts == 3 and failed.value.attempts == 3
+    assert guard.consulted == [False, False, False]

@@ -81,8 +81,10 @@ class UpstreamClient:
     def recognize(self, payload: ImagePayload, deadline: Deadline, *, may_defer: bool = False) -> Recognition:
         """The 20 fields, or an UpstreamError; UpstreamHeld when the fleet's guard holds the call
         back (quota spent; an open breaker only when `may_defer`: the upload can wait in a queue).
-        The breaker is consulted before an upload's first call only: the upload whose own
-        attempts exhaust the retries ends FAILED, the breaker concerns the uploads after it."""
+        With `may_defer` the breaker is consulted before every call, retries included: a retry
+        that finds it open (other calls failed meanwhile, from any instance) is not made, the
+        upload waits DEFERRED for the probe like the others. Without it (the direct path) the
+        retries go on and the upload whose own attempts are exhausted ends FAILED."""
         body = payload.json_body()
         key = self._api_key(False)
         key_refreshed = False
@@ -98,7 +100,7 @@ class UpstreamClient:
                 error.attempts = attempt
                 raise error
             try:
-                permit = self._guard.admit(deadline, hold_on_open_breaker=may_defer and attempt == 0)
+                permit = self._guard.admit(deadline, hold_on_open_breaker=may_defer)
             except (UpstreamHeld, UpstreamOutOfTime) as held:
                 held.attempts = attempt
                 raise
