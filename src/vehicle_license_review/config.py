@@ -24,6 +24,8 @@ class ReviewSettings:
     cognito_endpoint_url: str = env_setting("", text)
     # The desk's origin when the page is served elsewhere than the API (CORS is the API's).
     desk_origin: str = env_setting("", text)
+    # The vehicle records (SPEC §12) the desk shows beside an upload (empty: no vehicle panel).
+    vehicle_table_name: str = env_setting("", text)
 
     @classmethod
     def from_env(cls) -> ReviewSettings:

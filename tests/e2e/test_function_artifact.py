@@ -21,9 +21,14 @@ SCRIPT = ROOT / "scripts" / "build_function.py"
 WHEELHOUSE = ROOT / ".wheelhouse"
 PACKAGE = "vehicle_license_intake"
 REVIEW_PACKAGE = "vehicle_license_review"
-PACKAGES = (PACKAGE, REVIEW_PACKAGE)
+RECORDS_PACKAGE = "vehicle_license_records"
+PACKAGES = (PACKAGE, REVIEW_PACKAGE, RECORDS_PACKAGE)
 # The handler of each function of template.yaml whose CodeUri is src/.
-HANDLERS = ("vehicle_license_intake.handler", "vehicle_license_review.handler")
+HANDLERS = (
+    "vehicle_license_intake.handler",
+    "vehicle_license_review.handler",
+    "vehicle_license_records.handler",
+)
 # Never in the zip: the tooling, the offline recognizer and its stack (container image only),
 # the emulated AWS, the AWS SDK (the runtime provides it) and the X-Ray SDK (the `tracing` extra).
 FORBIDDEN = (
@@ -52,7 +57,8 @@ sys.path[:0] = sys.argv[2:]
 handler = importlib.import_module(sys.argv[1])
 print(json.dumps({
     "package": {n: m.__file__ for n, m in sys.modules.items()
-                if n.split(".")[0] in ("vehicle_license_intake", "vehicle_license_review")},
+                if n.split(".")[0] in ("vehicle_license_intake", "vehicle_license_review",
+                                       "vehicle_license_records")},
     "origins": {n.split(".")[0]: getattr(m, "__file__", None) for n, m in list(sys.modules.items())
                 if n.split(".")[0] not in sys.stdlib_module_names and "." not in n},
     "tracer": type(getattr(handler, "tracer", None)).__name__,

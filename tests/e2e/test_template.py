@@ -65,7 +65,11 @@ def test_function_matches_spec_entry_point_runtime_and_limits(translated: dict[s
 
 
 def test_policies_name_their_resources_and_grant_only_what_the_code_calls(translated: dict[str, Any]) -> None:
-    assert set(resources_of(translated, "AWS::IAM::Role")) == {"IntakeFunctionRole", "ReviewFunctionRole"}
+    assert set(resources_of(translated, "AWS::IAM::Role")) == {
+        "IntakeFunctionRole",
+        "ReviewFunctionRole",
+        "VehicleRecordsFunctionRole",
+    }
     statements = statements_of(translated["Resources"]["IntakeFunctionRole"])
     actions = {a for s in statements for a in actions_of(s)}
     assert actions == {
@@ -127,7 +131,7 @@ def test_alarms_watch_the_queues_function_errors_the_breaker_and_the_quota(
         for a in alarms.values()
         if a["Properties"]["Namespace"] == "AWS/SQS"
     }
-    assert queues == {"DeadLetterQueue", "FailureQueue", "ParkingQueue"}
+    assert queues == {"DeadLetterQueue", "FailureQueue", "ParkingQueue", "VehicleEventsDeadLetterQueue"}
     functions = {
         a["Properties"]["Dimensions"][0]["Value"]["Ref"]
         for a in alarms.values()
@@ -302,6 +306,8 @@ def test_review_function_grants_exactly_what_the_desk_calls_on_exactly_those_res
         {"Fn::Sub": "arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/${UploadPrefix}*"}
     )
     bus = json.dumps({"Fn::GetAtt": ["EventBus", "Arn"]})
+    vehicles = json.dumps({"Fn::GetAtt": ["VehicleTable", "Arn"]})
+    by_vin = json.dumps({"Fn::Sub": "${VehicleTable.Arn}/index/ByVin"})
     assert grants == {
         ("dynamodb:GetItem", results),
         ("dynamodb:UpdateItem", results),
@@ -311,6 +317,9 @@ def test_review_function_grants_exactly_what_the_desk_calls_on_exactly_those_res
         ("s3:GetObject", uploads),
         ("s3:GetObjectVersion", uploads),
         ("events:PutEvents", bus),
+        # SPEC §12: the vehicle record of an upload's plate, or of a VIN, read only
+        ("dynamodb:GetItem", vehicles),
+        ("dynamodb:Query", by_vin),
     }
     # Only the logs and traces every function of the template gets besides.
     assert (
@@ -399,6 +408,7 @@ def test_review_function_is_the_intake_artifact_with_its_own_handler_and_environ
         "COGNITO_CLIENT_ID": {"Ref": "ReviewDeskClient"},
         "COGNITO_REGION": {"Ref": "AWS::Region"},
         "DESK_ORIGIN": {"Ref": "ReviewDeskOrigin"},
+        "VEHICLE_TABLE_NAME": {"Ref": "VehicleTable"},
         "POWERTOOLS_SERVICE_NAME": "vehicle-license-review",
         "POWERTOOLS_METRICS_NAMESPACE": "VehicleLicenseIntake",
         "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -56,7 +56,7 @@ def test_deployed_stack_matches_the_template_where_moto_ignores_it(intake: Intak
         "UpstreamCircuitOpened",
         "UpstreamQuotaExhausted",
     }
-    assert len(alarms) == 7
+    assert len(alarms) == 8  # the vehicle events dead-letter queue's (SPEC §12) included
     invoke_config = session.client("lambda").get_function_event_invoke_config(
         FunctionName=deployed.function_name
     )

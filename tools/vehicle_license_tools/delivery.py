@@ -204,10 +204,11 @@ class BatchResult:
 
 
 class QueueConsumer:
-    """Plays Lambda's SQS event source mapping for the intake queue: receives a batch, invokes
-    the handler with it, and deletes the messages the handler did not report as failures (all
-    of them stay when the invocation raised). Failed messages come back when their visibility
-    timeout ends, as in AWS. Moto cannot run the mapping itself without Docker."""
+    """Plays Lambda's SQS event source mapping for a queue (the intake queue, the vehicle events
+    queue): receives a batch, invokes the handler with it, and deletes the messages the handler
+    did not report as failures (all of them stay when the invocation raised). Failed messages
+    come back when their visibility timeout ends, as in AWS. Moto cannot run the mapping itself
+    without Docker."""
 
     def __init__(
         self,
@@ -274,6 +275,15 @@ class QueueConsumer:
             raise ValueError(f"stack {deployed.name} has no intake queue (IntakePath=direct)")
         batch_size = int((deployed.event_source or {}).get("batch_size", 5))
         return cls(sqs_client, deployed.intake_queue_url, handler, batch_size=batch_size)
+
+    @classmethod
+    def for_vehicle_events(
+        cls, deployed: LocalStack, sqs_client: Any, handler: Callable[[dict[str, Any], Any], Any]
+    ) -> QueueConsumer:
+        """The consumer of a deployed stack's vehicle events queue (the records function's),
+        configured as its event source mapping."""
+        batch_size = int((deployed.records_event_source or {}).get("batch_size", 10))
+        return cls(sqs_client, deployed.vehicle_events_queue_url, handler, batch_size=batch_size)
 
 
 class LiveIntake:

@@ -11,6 +11,11 @@ template itself, then gives the review function the environment the template dec
 stack its missing outputs, so the emulated stack matches the template;
 `tests/integration/test_template_agreement.py` checks that it does.
 
+The functions' event source mappings (the intake queue's, the vehicle events queue's) are
+created by moto but disabled (`_take_over_event_source`): `delivery.QueueConsumer` plays Lambda
+for them. The vehicle events rule and its queue target are moto's own: events put on the bus
+reach the queue as in AWS.
+
 The review desk's HTTP API (AWS::ApiGatewayV2::Api and its stage, and the function's invoke
 permissions for it) is not emulated: the local desk server plays API Gateway's part, so the
 outputs naming it (ReviewApiId, ReviewDeskUrl) are absent from a local stack.
@@ -42,9 +47,10 @@ from vehicle_license_tools.resources import TEMPLATE as DEFAULT_TEMPLATE
 # The function's code: what `sam build` puts into the artifact from CodeUri (src/).
 FUNCTION_PACKAGE = Path(vehicle_license_intake.__file__).resolve().parent
 # The other packages of CodeUri (the review desk's function), zipped when importable.
-OTHER_PACKAGES = ("vehicle_license_review",)
+OTHER_PACKAGES = ("vehicle_license_review", "vehicle_license_records")
 FUNCTION_ID = "IntakeFunction"
 REVIEW_FUNCTION_ID = "ReviewFunction"
+RECORDS_FUNCTION_ID = "VehicleRecordsFunction"
 ARTIFACT_BUCKET = "vli-local-artifacts"
 
 # What aws-sam-translator would look up in IAM: the AWS managed policies the template uses.
@@ -121,6 +127,10 @@ class LocalStack:
     # The review function's environment as the template declares it, the Cognito user pool and
     # app client it names really created (moto leaves those variables out).
     review_function_environment: dict[str, str] = field(default_factory=dict)
+    # The vehicle records function (SPEC §12): its environment as the template declares it, and
+    # its queue's event source mapping, taken over from moto like the intake queue's.
+    records_function_environment: dict[str, str] = field(default_factory=dict)
+    records_event_source: dict[str, Any] | None = None
 
     @property
     def bucket(self) -> str:
@@ -182,6 +192,22 @@ class LocalStack:
     def desk_client_id(self) -> str:
         return self.outputs["ReviewDeskClientId"]
 
+    @property
+    def vehicle_table(self) -> str:
+        return self.outputs["VehicleTableName"]
+
+    @property
+    def vehicle_events_queue_url(self) -> str:
+        return self.outputs["VehicleEventsQueueUrl"]
+
+    @property
+    def vehicle_events_dead_letter_queue_url(self) -> str:
+        return self.outputs["VehicleEventsDeadLetterQueueUrl"]
+
+    @property
+    def records_function_name(self) -> str:
+        return self.outputs["VehicleRecordsFunctionName"]
+
 
 def deploy(
     session: boto3.session.Session,
@@ -215,6 +241,11 @@ def deploy(
     stack.filled = fill_gaps(session, stack, resolve)
     _complete_outputs(stack, resolve)
     stack.review_function_environment = _complete_environment(session, stack, REVIEW_FUNCTION_ID, resolve)
+    if stack.physical_ids.get(RECORDS_FUNCTION_ID):
+        stack.records_event_source = _take_over_event_source(session, stack.physical_ids[RECORDS_FUNCTION_ID])
+        stack.records_function_environment = _complete_environment(
+            session, stack, RECORDS_FUNCTION_ID, resolve
+        )
     return stack
 
 
@@ -254,7 +285,8 @@ def _complete_environment(
 
 
 def _take_over_event_source(session: boto3.session.Session, function_name: str) -> dict[str, Any] | None:
-    """The intake queue's event source mapping, as the template configured it, disabled in moto:
+    """A queue's event source mapping (the intake queue's, the vehicle events queue's), as the
+    template configured it, disabled in moto:
     moto would take every message off the queue to run the function in Docker (and deleting a
     mapping does not stop it). Whoever plays Lambda here (the local stack's poller, the tests)
     reads the queue with this configuration instead."""
@@ -555,6 +587,14 @@ def _resolver(stack: LocalStack, session: boto3.session.Session, parameters: Map
             return session.client("lambda").get_function_configuration(FunctionName=physical)["FunctionArn"]
         if kind == "AWS::DynamoDB::Table" and name == "Arn":
             return session.client("dynamodb").describe_table(TableName=physical)["Table"]["TableArn"]
+        if kind == "AWS::Events::EventBus" and name in ("Name", "Arn"):
+            # moto records no physical id for a bus: its name is the template's
+            bus_name = resolve(template["Resources"][logical_id]["Properties"]["Name"])
+            return session.client("events").describe_event_bus(Name=bus_name)[name]
+        if kind == "AWS::Events::Rule" and name == "Arn":
+            bus = resolve(template["Resources"][logical_id]["Properties"].get("EventBusName", "default"))
+            rule_name = physical.rsplit("|", 1)[-1].rsplit("/", 1)[-1]
+            return session.client("events").describe_rule(Name=rule_name, EventBusName=bus)["Arn"]
         raise KeyError(f"Fn::GetAtt {logical_id}.{name} is not resolved offline")
 
     def resolve(node: Any) -> Any:
