@@ -88,12 +88,14 @@ class VehicleRecords:
         before = str(pointer["record"]) if pointer and pointer.get("record") else None
         if before and before != new_key:
             # The upload's values leave the record they were in (a corrected plate, a rejection).
-            self._vehicles.update(before, lambda r: vehicle.withdraw_upload(r, image_uri) if r else None)
+            self._update_forgetting_near_matches(
+                before, lambda r: vehicle.withdraw_upload(r, image_uri) if r else None
+            )
         if isinstance(reading, Withdrawn) or new_key is None:
             if pointer:
                 self._vehicles.update(upload_key(image_uri), lambda p: {**(p or {}), "record": ""})
             return Applied(None, ignored="no values")
-        record = self._vehicles.update(new_key, lambda r: self._merged(r, new_key, reading))
+        record = self._update_forgetting_near_matches(new_key, lambda r: self._merged(r, new_key, reading))
         assert record is not None
         self._vehicles.update(
             upload_key(image_uri),
@@ -144,6 +146,23 @@ class VehicleRecords:
             plate, lambda r: vehicle.set_near_matches(r, fresh) if r and r.get("waiting_for") else None
         )
         return updated or record
+
+    def _update_forgetting_near_matches(
+        self, key: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Update the record; the near matches it no longer has (it was completed or emptied)
+        forget it too."""
+        read: list[Mapping[str, Any]] = [{}]
+
+        def remembering(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+            read[0] = stored or {}
+            return change(stored)
+
+        after = self._vehicles.update(key, remembering)
+        gone = set(read[0].get("near_matches") or []) - set((after or {}).get("near_matches") or [])
+        for other in sorted(gone):
+            self._vehicles.update(other, lambda r: vehicle.drop_near_matches(r, [key]) if r else None)
+        return after
 
     # -- the event --------------------------------------------------------------------------------
     def _publish_completion(self, record: dict[str, Any]) -> bool:

@@ -239,7 +239,22 @@ def test_a_plate_corrected_on_review_moves_the_page_to_its_record(vehicles: Vehi
     record = vehicles.record()
     assert record["complete"] is True and record["review_reasons"] == []
     assert record["pages"]["secondary"]["reviewed"] is True
-    assert vehicles.record(misread)["pages"] == {}
+    stray = vehicles.record(misread)
+    assert stray["pages"] == {} and stray["review_reasons"] == [] and "waiting_for" not in stray
+
+
+def test_a_near_match_is_forgotten_by_both_when_one_record_completes(vehicles: Vehicles) -> None:
+    other = PLATE[:-1] + ("6" if PLATE[-1] != "6" else "7")
+    vehicles.upload("uploads/main.jpg", main_page())
+    vehicles.upload("uploads/other-secondary.jpg", secondary_page(plate_number=other))
+    vehicles.deliver()
+    assert vehicles.record(other)["review_reasons"] == [f"PLATE_NEAR_MATCH:{PLATE}"]
+
+    vehicles.upload("uploads/secondary.jpg", secondary_page())
+    vehicles.deliver()
+
+    assert vehicles.record()["complete"] is True and vehicles.record()["review_reasons"] == []
+    assert vehicles.record(other)["review_reasons"] == [] and vehicles.record(other)["waiting_for"] == "main"
 
 
 def test_two_main_pages_with_different_vins_are_a_vin_mismatch(vehicles: Vehicles) -> None:

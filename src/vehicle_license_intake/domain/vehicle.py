@@ -25,8 +25,8 @@ and holds a slot per page (`pages`): the upload that wins the page and that page
 - `PLATE_NEAR_MATCH:<plate>` marks two one-page records, one with only the main page and one with
   only the secondary page, whose plates differ in exactly one character: probably one license
   whose plate was misread on one page. They are never joined automatically (a reviewer corrects
-  the plate, and the corrected reading moves to the right record); the mark goes when the
-  record is complete.
+  the plate, and the corrected reading moves to the right record); the mark goes from both when
+  either record no longer has exactly one page.
 
 A page whose plate cannot be read waits in a record of its own, keyed `unmatched#<image_uri>`.
 """
@@ -193,6 +193,13 @@ def set_near_matches(record: Mapping[str, Any], plates: Iterable[str]) -> dict[s
     return _derive(merged)
 
 
+def drop_near_matches(record: Mapping[str, Any], plates: Iterable[str]) -> dict[str, Any]:
+    """The record without these near matches (the other record was completed or emptied)."""
+    merged = copy.deepcopy(dict(record))
+    merged["near_matches"] = sorted(set(merged.get("near_matches") or []) - set(plates))
+    return _derive(merged)
+
+
 def one_character_apart(a: str, b: str) -> bool:
     return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
 
@@ -308,7 +315,7 @@ def _derive(record: dict[str, Any]) -> dict[str, Any]:
     if _distinct(uploads, SECONDARY, "document_id") > 1:
         reasons.append(DOCUMENT_ID_MISMATCH)
     complete = is_complete(record)
-    if complete:
+    if len(slots) != 1:  # near matches concern one-page records only
         record["near_matches"] = []
     reasons.extend(f"{PLATE_NEAR_MATCH}:{plate}" for plate in record.get("near_matches") or [])
     record["review_reasons"] = reasons
