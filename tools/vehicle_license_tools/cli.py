@@ -1,6 +1,6 @@
 """The `vehicle-license-intake` command: a local demo, the upstream emulator, the offline
 recognizer's server, the review desk on this machine, and the operations of a deployed stack (status, upload, redrive, reprocess,
-stats), which find its resources by stack name from its CloudFormation outputs."""
+stats, vehicle), which find its resources by stack name from its CloudFormation outputs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from vehicle_license_recognizer.serve import ContractServer
 
 
-OPERATIONS = ("status", "upload", "redrive", "reprocess", "stats")
+OPERATIONS = ("status", "upload", "redrive", "reprocess", "stats", "vehicle")
 REVIEW_PORT = 8780
 
 
@@ -132,6 +132,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "stats", parents=[stack_options], help="items by status, needing review, deferred; the upstream guard"
     )
+
+    vehicle = commands.add_parser(
+        "vehicle",
+        parents=[stack_options],
+        help="the vehicle record of a plate, a VIN or an upload (both pages joined); --waiting: pages that wait",
+    )
+    vehicle.add_argument(
+        "plate_or_vin",
+        nargs="?",
+        metavar="PLATE_OR_VIN",
+        help="a plate, a VIN, or an upload (s3://… or a key)",
+    )
+    vehicle.add_argument(
+        "--waiting", action="store_true", help="list the records that wait for a page or a plate"
+    )
+    vehicle.add_argument("--show-personal-data", action="store_true", help="print owner and address unmasked")
 
     args = parser.parse_args(argv)
     if args.command in OPERATIONS:

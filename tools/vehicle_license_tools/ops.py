@@ -1,6 +1,6 @@
 """Operating a deployed stack: its resources found by stack name from its CloudFormation outputs,
 and what an operator asks of them (the `vehicle-license-intake` commands status, upload, stats,
-reprocess; redrive is in `redrive.py`).
+reprocess, vehicle; redrive is in `redrive.py`).
 
 Nothing here prints: each operation returns plain data, and `cli.py` shows it (text or JSON).
 Personal data (owner, address) is masked unless the caller asks for it.
@@ -27,11 +27,13 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
+from vehicle_license_intake.domain import vehicle as vehicle_rules
 from vehicle_license_intake.domain.fields import mask_personal
 from vehicle_license_intake.events import REPROCESS_TOKEN_FIELD, Upload, parse_record
 from vehicle_license_intake.outcomes import FINAL_STATUSES, Status
 from vehicle_license_intake.results import ReprocessRequest, ResultsTable, plain
 from vehicle_license_intake.upstream.guard import FleetGuard, GuardSettings
+from vehicle_license_records.store import VehicleTable, upload_key
 
 DEFAULT_STACK = "vehicle-license-intake"
 STACK_VARIABLE = "VLI_STACK"
@@ -56,6 +58,10 @@ class UploadNotFound(OperationError):
 
 
 class AwsUnreachable(OperationError):
+    pass
+
+
+class VehicleNotFound(OperationError):
     pass
 
 
@@ -340,6 +346,38 @@ class Operations:
             return {}
         return {k: str(v) for k, v in configuration.get("Environment", {}).get("Variables", {}).items()}
 
+    # -- vehicle records (SPEC §12) -----------------------------------------------------------------
+    def vehicles(self) -> VehicleTable:
+        return VehicleTable(self.aws.table(self.stack["VehicleTableName"]))
+
+    def vehicle(self, plate_vin_or_uri: str, *, show_personal_data: bool = False) -> list[dict[str, Any]]:
+        """The vehicle records of a plate (the record's key), of a VIN (index ByVin) or of an
+        upload (`s3://…`, or a key: the record its values are in); never a scan."""
+        table = self.vehicles()
+        records: list[dict[str, Any]] = []
+        if _names_an_upload(plate_vin_or_uri):
+            pointer = table.get(upload_key(self.image_uri(plate_vin_or_uri)))
+            found = table.get(str(pointer["record"])) if pointer and pointer.get("record") else None
+            records = [found] if found else []
+        else:
+            plate, vin = vehicle_rules.lookup_keys(plate_vin_or_uri)
+            found = table.get(plate) if plate else None
+            records = [found] if found else (table.by_vin(vin) if vin else [])
+        if not records:
+            raise VehicleNotFound(
+                f"no vehicle record for {plate_vin_or_uri}: no page with that plate or VIN yet"
+            )
+        return [shown_vehicle(r, show_personal_data) for r in records]
+
+    def vehicles_waiting(self, *, limit: int = 100) -> dict[str, list[dict[str, Any]]]:
+        """The records that wait (index Waiting): for their secondary page, their main page, or
+        (a page whose plate could not be read) for a plate."""
+        table = self.vehicles()
+        return {
+            waiting_for: [_waiting_entry(r) for r in table.waiting(waiting_for, limit=limit)]
+            for waiting_for in (vehicle_rules.SECONDARY, vehicle_rules.MAIN, vehicle_rules.WAITING_FOR_PLATE)
+        }
+
     # -- uploads ------------------------------------------------------------------------------
     def upload(
         self,
@@ -427,6 +465,31 @@ class Operations:
             FunctionName=self.stack["FunctionName"], InvocationType="Event", Payload=body.encode()
         )
         return "function (asynchronous invocation)"
+
+
+def shown_vehicle(record: Mapping[str, Any], show_personal_data: bool) -> dict[str, Any]:
+    """A vehicle record as the CLI shows it: each value once, with its upload and page; owner
+    and address masked unless asked for."""
+    view = vehicle_rules.record_view(record)
+    if not show_personal_data:
+        for name in PERSONAL_FIELDS:
+            if name in view["fields"]:
+                view["fields"][name]["value"] = mask_personal(str(view["fields"][name]["value"]))
+    return view
+
+
+def _names_an_upload(text: str) -> bool:
+    return text.startswith("s3://") or "/" in text or text.lower().endswith((".jpg", ".jpeg", ".png", ".bmp"))
+
+
+def _waiting_entry(record: Mapping[str, Any]) -> dict[str, Any]:
+    key = str(record["plate"])
+    return {
+        "plate": None if key.startswith(vehicle_rules.UNMATCHED_PREFIX) else key,
+        "pages": {page: slot["image_uri"] for page, slot in (record.get("pages") or {}).items()},
+        "review_reasons": list(record.get("review_reasons") or []),
+        "since": record.get("updated_at"),
+    }
 
 
 def record_from_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -193,12 +193,75 @@ def _stats(ops: Operations, args: argparse.Namespace) -> int:
     return 0
 
 
+def _vehicle(ops: Operations, args: argparse.Namespace) -> int:
+    if args.waiting:
+        waiting = ops.vehicles_waiting()
+        if args.json:
+            _print_json(waiting)
+            return 0
+        for waiting_for, records in waiting.items():
+            label = (
+                "a plate (no plate could be read)" if waiting_for == "plate" else f"the {waiting_for} page"
+            )
+            _say(f"waiting for {label}: {len(records)}")
+            for entry in records:
+                pages = ", ".join(f"{page} {uri}" for page, uri in entry["pages"].items())
+                reasons = f"  {', '.join(entry['review_reasons'])}" if entry["review_reasons"] else ""
+                _say(f"  {entry['plate'] or '-':<10} {pages}  since {entry['since']}{reasons}")
+        return 0
+    if not args.plate_or_vin:
+        _error("vehicle: give a plate, a VIN or an upload, or --waiting")
+        return 1
+    records = ops.vehicle(args.plate_or_vin, show_personal_data=args.show_personal_data)
+    if args.json:
+        _print_json(records)
+        return 0
+    for record in records:
+        for line in vehicle_lines(record):
+            _say(line)
+    return 0
+
+
+def vehicle_lines(record: Mapping[str, Any], *, indent: str = "") -> list[str]:
+    """A vehicle record in lines: complete or what it waits for, its review reasons, the upload
+    of each page, and each value with the page and upload it came from."""
+    state = "complete" if record["complete"] else f"waiting for the {record.get('waiting_for') or '-'} page"
+    lines = [f"{indent}{record['plate']}  {state}   vehicle_id {record.get('vehicle_id') or '-'}"]
+    reasons = record.get("review_reasons") or []
+    lines.append(f"{indent}  review reasons  {', '.join(reasons) if reasons else 'none'}")
+    for page in ("main", "secondary"):
+        slot = (record.get("pages") or {}).get(page)
+        if slot is None:
+            lines.append(f"{indent}  {page + ' page':<15} -")
+            continue
+        how = (
+            f"reviewed {slot.get('decided_at')}"
+            if slot.get("reviewed")
+            else f"read {slot.get('processed_at')}"
+        )
+        lines.append(f"{indent}  {page + ' page':<15} {slot['image_uri']}  ({how})")
+    if record.get("complete"):
+        published = "published" if record.get("complete_published") else "not yet published"
+        lines.append(
+            f"{indent}  completed       {record.get('completed_at')} (Vehicle Record Complete {published})"
+        )
+    fields = record.get("fields") or {}
+    if fields:
+        lines.append(f"{indent}  values (from)")
+    for name, field in fields.items():
+        source = str(field["image_uri"]).rsplit("/", 1)[-1]
+        marker = ", reviewed" if field.get("reviewed") else ""
+        lines.append(f"{indent}    {name:<29} {field['value']}   ({field['page']} page: {source}{marker})")
+    return lines
+
+
 _COMMANDS = {
     "status": _status,
     "upload": _upload,
     "redrive": _redrive,
     "reprocess": _reprocess,
     "stats": _stats,
+    "vehicle": _vehicle,
 }
 
 

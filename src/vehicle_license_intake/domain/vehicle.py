@@ -230,6 +230,38 @@ def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return {k: v for k, v in a.items() if k not in ignore} == {k: v for k, v in b.items() if k not in ignore}
 
 
+def record_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as it is shown (operations CLI, review desk): each value once, with the upload
+    and page it came from (`fields`); the pages and uploads without their copies of the values."""
+    return {
+        "plate": record.get("plate"),
+        "vehicle_id": record.get("vehicle_id"),
+        "complete": bool(record.get("complete")),
+        "waiting_for": record.get("waiting_for"),
+        "review_reasons": list(record.get("review_reasons") or []),
+        "completed_at": record.get("completed_at"),
+        "complete_published": record.get("complete_published"),
+        "updated_at": record.get("updated_at"),
+        "pages": {
+            page: {k: v for k, v in slot.items() if k != "values"}
+            for page, slot in (record.get("pages") or {}).items()
+        },
+        "uploads": {
+            uri: {k: v for k, v in entry.items() if k not in ("values", "vin", "document_id")}
+            for uri, entry in (record.get("uploads") or {}).items()
+        },
+        "fields": {name: dict(field) for name, field in (record.get("fields") or {}).items()},
+    }
+
+
+def lookup_keys(plate_or_vin: str) -> tuple[str | None, str | None]:
+    """What to look a record up by: the normalised plate (a record's key) and the VIN (its
+    index), for a text that may be either."""
+    text = plate_or_vin.strip()
+    vin = normalize_vin(text)
+    return record_plate(text), vin if len(vin) == 17 else None
+
+
 # -- internals ------------------------------------------------------------------------------------
 def _wins(reading: PageReading, seen: Mapping[str, Any] | None) -> bool:
     if seen is None:
