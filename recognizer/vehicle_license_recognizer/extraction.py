@@ -270,6 +270,8 @@ def extract(lines: Sequence[Line]) -> Extraction:
 
     shifts = _print_shifts(placed, labels, fits)
     fields, confidence, boxes = _read_fields(placed, labels, fits, shifts)
+    _pair_dates(fields, confidence)
+    _repair_plate(fields, confidence)
     found = {label.name for label in labels if not label.virtual}
     pages = {(True, True): "both", (True, False): "main", (False, True): "secondary", (False, False): "none"}
     page = pages[(bool(found & MAIN_ONLY), bool(found & SECONDARY_ONLY))]
@@ -329,6 +331,31 @@ def _read_fields(
         if quads:
             boxes[entry.name] = _union(quads)
     return fields, confidence, boxes
+
+
+def _pair_dates(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """The register and issue dates share a row and are most often the same day: a date that is
+    no date (month 66, year 2817) a digit or two away from the other, valid one is that one."""
+    for name, other in (("register_date", "issue_date"), ("issue_date", "register_date")):
+        value, model = fields.get(name, ""), fields.get(other, "")
+        if not value or _date_ok(value) or not _date_ok(model) or len(value) != len(model):
+            continue
+        if sum(a != b for a, b in zip(value, model, strict=True)) <= 2:
+            fields[name] = model
+            confidence[name] = min(confidence.get(name, 1.0), REPAIRED)
+
+
+def _repair_plate(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """A plate that fails its patterns but passes them without one of its characters (a speck or
+    a stray letter read beside it) is that plate."""
+    plate = fields.get("plate_number", "")
+    if not plate or _plate_ok(plate):
+        return
+    shorter = {plate[:i] + plate[i + 1 :] for i in range(len(plate))}
+    valid = [candidate for candidate in shorter if _plate_ok(candidate)]
+    if len(valid) == 1:
+        fields["plate_number"] = valid[0]
+        confidence["plate_number"] = min(confidence.get("plate_number", 1.0), REPAIRED)
 
 
 def _moved(fit: PageFit, point: Point, shift: Point) -> Point:
@@ -609,6 +636,8 @@ def _clean_use(text: str) -> str:
     close = [u for u in USE_CHARACTERS if edit_distance_at_most_one(value, u)]
     if len(close) == 1:
         return close[0]
+    if len(value) >= 4 and (nearest := _nearest(value, USE_CHARACTERS, 2)):
+        return nearest
     # the rest of the value lost (非 for 非营运): the one use it begins
     begun = [u for u in USE_CHARACTERS if value and u.startswith(value)]
     return begun[0] if len(begun) == 1 else value
@@ -630,9 +659,9 @@ def _clean_vehicle_type(text: str) -> str:
         value = value[0] + "型" + value[2:]
     elif len(value) >= 3 and value[0] in _SIZE_CLASSES and value[1] != "型" and value[1:].endswith("车"):
         value = value[0] + "型" + value[1:]  # 型 not read at all
-    if value in VEHICLE_TYPES or len(value) < 3:
+    if value in VEHICLE_TYPES or len(value) < 2:
         return value
-    return _nearest(value, VEHICLE_TYPES, 1 if len(value) < 5 else 2) or value
+    return _nearest(value, VEHICLE_TYPES, 2) or value
 
 
 def _nearest(value: str, names: Collection[str], most: int) -> str | None:

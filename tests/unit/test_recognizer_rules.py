@@ -190,3 +190,15 @@ def test_a_plate_without_its_province_takes_the_registering_province(
     _plate_province_from_others(extraction)
     assert extraction.fields["plate_number"] == repaired
     assert (extraction.confidence["plate_number"] < 0.8) is (repaired != plate)
+
+
+def test_a_date_that_is_no_date_takes_the_other_date_of_its_row_and_a_plate_loses_a_stray_character() -> None:
+    from vehicle_license_recognizer.extraction import _pair_dates, _repair_plate
+
+    fields = {"register_date": "2817-93-13", "issue_date": "2017-03-13", "plate_number": "苏H5839Bi"}
+    confidence = {"register_date": 0.9, "issue_date": 0.99, "plate_number": 0.9}
+    _pair_dates(fields, confidence)
+    _repair_plate(fields, confidence)
+    assert fields == {"register_date": "2017-03-13", "issue_date": "2017-03-13", "plate_number": "苏H5839B"}
+    assert confidence["register_date"] < 0.8 and confidence["plate_number"] < 0.8
+    assert confidence["issue_date"] == 0.99
