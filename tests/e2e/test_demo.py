@@ -58,6 +58,22 @@ def test_demo_processes_every_sample_end_to_end(demo_env: None) -> None:
     truth = json.loads((DEFAULT_SAMPLES / "main-page.json").read_text(encoding="utf-8"))["fields"]
     main = next(u for u in report.uploads if u["file"] == "main-page.jpg")["item"]
     assert main["license"] == truth
+    assert_the_two_sample_pages_make_one_complete_record(report, text)
+
+
+def assert_the_two_sample_pages_make_one_complete_record(report: DemoReport, text: str) -> None:
+    """SPEC §12: the sample pages share plate 沪B7K29Q; joined, each value says its upload."""
+    record = next(r for r in report.vehicles if r["plate"] == "沪B7K29Q")
+    assert record["complete"] is True and record["review_reasons"] == []
+    pages = {page: slot["image_uri"].rsplit("/", 1)[-1] for page, slot in record["pages"].items()}
+    assert pages == {"main": "main-page.jpg", "secondary": "secondary-page.jpg"}
+    assert record["fields"]["vin"]["image_uri"].endswith("/main-page.jpg")
+    assert record["fields"]["total_mass"]["image_uri"].endswith("/secondary-page.jpg")
+    assert record["fields"]["owner"]["value"] == "李**", "personal data masked in the record too"
+    complete = [e for e in report.complete_events if e["detail"]["vehicle_id"] == record["vehicle_id"]]
+    assert len(complete) == 1 and "沪B7K29Q" not in json.dumps(complete[0], ensure_ascii=False)
+    assert "沪B7K29Q  complete" in text and "(secondary page: secondary-page.jpg)" in text
+    assert "Vehicle Record Complete received by a consumer of the bus" in text
 
 
 def test_demo_reads_the_samples_with_the_offline_recognizer_when_installed(demo_env: None) -> None:
@@ -70,6 +86,7 @@ def test_demo_reads_the_samples_with_the_offline_recognizer_when_installed(demo_
     truth = json.loads((DEFAULT_SAMPLES / "main-page.json").read_text(encoding="utf-8"))["fields"]
     main = next(u for u in report.uploads if u["file"] == "main-page.jpg")["item"]
     assert main["license"] == truth and main["recognized_by"] == "upstream"
+    assert_the_two_sample_pages_make_one_complete_record(report, out.getvalue())
 
 
 def test_demo_shows_personal_data_only_when_asked(demo_env: None) -> None:

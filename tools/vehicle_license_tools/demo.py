@@ -2,11 +2,15 @@
 
 template.yaml is deployed into moto (served on 127.0.0.1), the upstream is a contract emulator on
 127.0.0.1, the sample images are uploaded to the stack's bucket and their S3 notifications are
-delivered to the real handler, with the function's environment as the template defines it.
+delivered to the real handler, with the function's environment as the template defines it. The
+outcome events reach the vehicle records function through the stack's rule and queue, which
+joins the two sample pages into one vehicle record (SPEC §12); a consumer's rule on the bus
+receives its `Vehicle Record Complete`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,13 +18,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import unquote_plus
 
 from vehicle_license_intake.domain.fields import mask_personal
 from vehicle_license_intake.results import plain
+from vehicle_license_records.store import VehicleTable, upload_key
 from vehicle_license_tools import aws, stack
 from vehicle_license_tools.delivery import BatchResult, LiveIntake, QueueConsumer
 from vehicle_license_tools.emulator import GroundTruthRecognizer, LicenseReader, UpstreamEmulator
@@ -38,6 +43,10 @@ class DemoReport:
     redelivery: dict[str, Any] | None
     answered_by: str
     seconds: float
+    # SPEC §12: the vehicle records the uploads made (as the CLI shows them), and the
+    # `Vehicle Record Complete` events a consumer of the bus received.
+    vehicles: list[dict[str, Any]] = field(default_factory=list)
+    complete_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def choose_recognizer(samples: Path) -> LicenseReader:
@@ -128,6 +137,9 @@ def _run(
             )
 
         from vehicle_license_intake import handler
+        from vehicle_license_records import handler as records_handler
+
+        consumer_queue = _vehicle_consumer(session, deployed)
 
         # The offline recognizer on this machine's CPU answers in seconds, and in many more on a
         # loaded machine: the function waits for it as long as its own timeout allows, not the
@@ -158,6 +170,12 @@ def _run(
                 "calls_after": len(upstream.calls),
             }
 
+        # The outcome events went through the stack's rule into the vehicle events queue; the
+        # records function reads it as its event source mapping would.
+        use_records_environment(deployed)
+        records = QueueConsumer.for_vehicle_events(deployed, sqs, records_handler.lambda_handler)
+        records.drain()
+
         table = session.resource("dynamodb").Table(deployed.table)
         uploads = []
         for image, key in zip(images, keys, strict=True):
@@ -171,6 +189,8 @@ def _run(
                 }
             )
         dead_letters = aws.read_queue(session.client("sqs"), deployed.dead_letter_queue_url)
+        vehicles = vehicle_records(session, deployed, keys, show_personal_data)
+        complete = [m["body"] for m in aws.read_queue(sqs, consumer_queue, delete=True)]
         report = DemoReport(
             uploads,
             dead_letters,
@@ -178,11 +198,60 @@ def _run(
             redelivery,
             recognizer.name,
             time.perf_counter() - started,
+            vehicles,
+            complete,
         )
         print_report(report, say, show_personal_data)
         if keep:
-            _keep_running(deployed, endpoint, intake, say, wait_forever)
+            _keep_running(deployed, endpoint, intake, say, wait_forever, records)
     return report
+
+
+CONSUMER_RULE = "vli-demo-vehicle-record-consumer"
+
+
+def _vehicle_consumer(session: Any, deployed: stack.LocalStack) -> str:
+    """A downstream system's rule on the stack's bus: `Vehicle Record Complete` into its queue."""
+    sqs, events = session.client("sqs"), session.client("events")
+    url = str(sqs.create_queue(QueueName=CONSUMER_RULE)["QueueUrl"])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name=CONSUMER_RULE,
+        EventBusName=deployed.event_bus,
+        EventPattern=json.dumps(
+            {"source": ["vehicle-license-intake"], "detail-type": ["Vehicle Record Complete"]}
+        ),
+    )
+    events.put_targets(
+        Rule=CONSUMER_RULE, EventBusName=deployed.event_bus, Targets=[{"Id": "consumer", "Arn": arn}]
+    )
+    return url
+
+
+def use_records_environment(deployed: stack.LocalStack) -> None:
+    """This process becomes the records function too: its tables and bus from the template."""
+    from vehicle_license_records import handler as records_handler
+
+    for name, value in deployed.records_function_environment.items():
+        if not name.startswith("POWERTOOLS_"):
+            os.environ[name] = value
+    records_handler.reset()
+
+
+def vehicle_records(
+    session: Any, deployed: stack.LocalStack, keys: Sequence[str], show_personal_data: bool
+) -> list[dict[str, Any]]:
+    """The records the uploads' values are in, once each, as the operations CLI shows them."""
+    from vehicle_license_tools.ops import shown_vehicle
+
+    table = VehicleTable(session.resource("dynamodb").Table(deployed.vehicle_table))
+    found: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        pointer = table.get(upload_key(f"s3://{deployed.bucket}/{key}"))
+        record_key = str((pointer or {}).get("record") or "")
+        if record_key and record_key not in found and (record := table.get(record_key)):
+            found[record_key] = shown_vehicle(record, show_personal_data)
+    return list(found.values())
 
 
 def print_report(report: DemoReport, say: Callable[..., None], show_personal_data: bool) -> None:
@@ -222,6 +291,8 @@ def print_report(report: DemoReport, say: Callable[..., None], show_personal_dat
             f"Redelivery of the same S3 event for {r['key']}: {r['outcomes']}; upstream calls "
             f"{r['calls_before']} -> {r['calls_after']}{extra}"
         )
+    if report.vehicles:
+        print_vehicles(report, say)
     say()
     say(f"Dead-letter queue: {len(report.dead_letters)} message(s)")
     for message in report.dead_letters:
@@ -235,12 +306,40 @@ def print_report(report: DemoReport, say: Callable[..., None], show_personal_dat
     say(f"Done in {report.seconds:.1f} s.")
 
 
+def print_vehicles(report: DemoReport, say: Callable[..., None]) -> None:
+    """Each vehicle record: in full when its pages came from different uploads (which value from
+    which upload), in one line when one photo showed both pages."""
+    from vehicle_license_tools.ops_cli import vehicle_lines
+
+    say()
+    say("Vehicle records (the pages of a license joined by plate)")
+    for record in report.vehicles:
+        sources = {slot["image_uri"] for slot in record["pages"].values()}
+        if len(sources) > 1 or not record["complete"]:
+            for line in vehicle_lines(record, indent="  "):
+                say(line)
+            continue
+        (source,) = sources
+        reasons = ", ".join(record["review_reasons"]) or "none"
+        say(f"  {record['plate']}  complete: both pages in one photo, {source.rsplit('/', 1)[-1]}")
+        say(f"    review reasons  {reasons}")
+    for event in report.complete_events:
+        detail = event["detail"]
+        say(
+            f"  Vehicle Record Complete received by a consumer of the bus: vehicle_id {detail['vehicle_id']}, "
+            f"main page {detail['main_page']['image_uri'].rsplit('/', 1)[-1]}, "
+            f"secondary page {detail['secondary_page']['image_uri'].rsplit('/', 1)[-1]} "
+            f"(no plate, VIN or other value in it)"
+        )
+
+
 def _keep_running(
     deployed: stack.LocalStack,
     endpoint: str,
     intake: QueueConsumer,
     say: Callable[..., None],
     wait_forever: Callable[[], None] | None,
+    records: QueueConsumer | None = None,
 ) -> None:
     say()
     say("The emulated AWS keeps running until Ctrl-C, and the function reads its intake queue:")
@@ -251,7 +350,8 @@ def _keep_running(
     say(
         f"  resources: bucket {deployed.bucket}, table {deployed.table}, intake queue {deployed.intake_queue_url},"
         f" dead-letter queue {deployed.dead_letter_queue_url}, parking queue {deployed.parking_queue_url},"
-        f" failure queue {deployed.failure_queue_url}, event bus {deployed.event_bus}, secret {deployed.secret_id}"
+        f" failure queue {deployed.failure_queue_url}, event bus {deployed.event_bus}, secret {deployed.secret_id},"
+        f" vehicle table {deployed.vehicle_table}"
     )
 
     def report(batch: BatchResult) -> None:
@@ -260,7 +360,7 @@ def _keep_running(
         )
         say(f"  intake: {batch.messages} message(s) -> {outcomes}")
 
-    with LiveIntake(intake, on_batch=report):
+    with LiveIntake(intake, on_batch=report), LiveIntake(records) if records else contextlib.nullcontext():
         if wait_forever is not None:
             wait_forever()
             return
@@ -278,4 +378,5 @@ def local_commands(deployed: stack.LocalStack, endpoint: str) -> list[str]:
         f"aws {at} dynamodb scan --table-name {deployed.table}",
         f"aws {at} sqs receive-message --queue-url {deployed.dead_letter_queue_url} --message-attribute-names All --visibility-timeout 0",
         f"vehicle-license-intake --endpoint-url {endpoint} --stack {deployed.name} stats",
+        f"vehicle-license-intake --endpoint-url {endpoint} --stack {deployed.name} vehicle --waiting",
     ]

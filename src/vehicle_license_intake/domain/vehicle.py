@@ -340,7 +340,7 @@ def _derive(record: dict[str, Any]) -> dict[str, Any]:
                     "page": page,
                     "reviewed": bool(slot.get("reviewed")),
                 }
-    record["fields"] = fields
+    record["fields"] = {name: fields[name] for name in LICENSE_FIELDS if name in fields}
     reasons: list[str] = []
     if _distinct(uploads, MAIN, "vin") > 1:
         reasons.append(VIN_MISMATCH)
