@@ -20,7 +20,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from vehicle_license_intake.domain.vehicle import same_content
+from vehicle_license_intake.domain.vehicle import lookup_keys, same_content
 from vehicle_license_intake.results import plain
 
 VIN_INDEX = "ByVin"
@@ -89,6 +89,14 @@ class VehicleTable:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             return False
+
+    def find(self, plate_or_vin: str) -> list[dict[str, Any]]:
+        """The record of a plate (its key), or else the records of a VIN (index ByVin)."""
+        plate, vin = lookup_keys(plate_or_vin)
+        found = self.get(plate) if plate else None
+        if found is not None:
+            return [found]
+        return self.by_vin(vin) if vin else []
 
     def by_vin(self, vin: str) -> list[dict[str, Any]]:
         return list(self._query(IndexName=VIN_INDEX, KeyConditionExpression=Key("vin").eq(vin)))

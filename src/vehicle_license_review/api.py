@@ -13,6 +13,7 @@ Routes:
     POST /api/uploads/{id}/release         {identity}
     POST /api/uploads/{id}/decision        {identity, action: approve|correct|enter|reject, license?, reason?, note?}
     POST /api/validate                     {license}                the rules on the reviewer's values
+    GET  /api/vehicles/{plate_or_vin}      the vehicle records (SPEC §12) of a plate or a VIN
 
 `{id}` is the upload's image_uri in URL-safe base64. Answers are JSON; errors are
 `{"error": CODE, "message": text}` and never echo a submitted value.
@@ -28,11 +29,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from vehicle_license_intake.domain.review import Action, InvalidDecision, QueueKind
+from vehicle_license_intake.domain.vehicle import record_view
 from vehicle_license_intake.notifications import EventsNotPublished
 from vehicle_license_intake.observability import logger, metrics
 from vehicle_license_review.config import ReviewSettings
@@ -47,6 +49,9 @@ STATIC = {
     "/desk.css": ("desk.css", "text/css; charset=utf-8"),
 }
 _UPLOAD_ROUTE = re.compile(r"^/api/uploads/([A-Za-z0-9_-]{1,2800})(?:/(claim|release|decision))?$")
+_VEHICLE_ROUTE = re.compile(r"^/api/vehicles/([^/]{1,400})$")
+# A plate (letters, digits, its CJK characters, separators) or a VIN; nothing else is looked up.
+_PLATE_OR_VIN = re.compile(r"^[\w·•・.\- ]{2,32}$")
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,14 @@ class ReviewApi:
         *,
         image_url: Callable[[Mapping[str, Any]], str | None],
         s3_origin: str,
+        vehicles: Callable[[str], list[dict[str, Any]]] | None = None,
     ) -> None:
         self._settings = settings
         self._desk = desk
         self._image_url = image_url
         self._s3_origin = s3_origin
+        # The vehicle records of a plate or a VIN (None: the stack has no vehicle table).
+        self._vehicles = vehicles
 
     # -- the entry --------------------------------------------------------------------------
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,6 +135,11 @@ class ReviewApi:
                 "review_reasons": checked.review_reasons,
                 "field_reasons": checked.field_reasons,
             }
+        vehicle = _VEHICLE_ROUTE.match(path)
+        if vehicle:
+            if method != "GET":
+                raise HttpError(405, "METHOD_NOT_ALLOWED", "only GET")
+            return self._vehicle(unquote(vehicle.group(1)))
         match = _UPLOAD_ROUTE.match(path)
         if not match:
             raise HttpError(404, "NOT_FOUND", "no such route")
@@ -245,6 +258,26 @@ class ReviewApi:
             for entry in item.get("trail", [])
         ]
         return shown
+
+    def _vehicle(self, plate_or_vin: str) -> Any:
+        if not _PLATE_OR_VIN.match(plate_or_vin):
+            raise HttpError(400, "INVALID", "give a plate or a VIN")
+        if self._vehicles is None:
+            raise HttpError(404, "NOT_FOUND", "vehicle records are not kept by this stack")
+        records = self._vehicles(plate_or_vin)
+        if not records:
+            raise HttpError(404, "NOT_FOUND", "no vehicle record for this plate or VIN yet")
+        return {
+            "records": [
+                {
+                    **view,
+                    "pages": {
+                        p: {**s, "id": upload_id(str(s["image_uri"]))} for p, s in view["pages"].items()
+                    },
+                }
+                for view in (record_view(r) for r in records)
+            ]
+        }
 
     # -- who ----------------------------------------------------------------------------------
     def _reviewer(self, event: Mapping[str, Any]) -> Reviewer:

@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 
 from vehicle_license_intake.notifications import EventBridgePublisher
+from vehicle_license_records.store import VehicleTable
 from vehicle_license_review.api import ReviewApi, origin
 from vehicle_license_review.config import ReviewSettings
 from vehicle_license_review.desk import ReviewDesk
@@ -44,4 +45,12 @@ def build_api(settings: ReviewSettings | None = None, *, clock: Callable[[], flo
             s3.generate_presigned_url("get_object", Params=params, ExpiresIn=settings.image_url_seconds)
         )
 
-    return ReviewApi(settings, desk, image_url=image_url, s3_origin=origin(str(s3.meta.endpoint_url)))
+    # The vehicle records the desk shows beside an upload (SPEC §12), read only.
+    vehicles = (
+        VehicleTable(dynamodb.Table(settings.vehicle_table_name)).find
+        if settings.vehicle_table_name
+        else None
+    )
+    return ReviewApi(
+        settings, desk, image_url=image_url, s3_origin=origin(str(s3.meta.endpoint_url)), vehicles=vehicles
+    )

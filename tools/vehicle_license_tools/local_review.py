@@ -4,7 +4,8 @@ The template is deployed into an embedded AWS (moto on 127.0.0.1), the samples g
 real function (with the offline recognizer in-process when it is installed, so the fields carry
 their boxes), local reviewers are added to the stack's Cognito pool, and the desk is served on
 127.0.0.1 as API Gateway serves it (tokens checked as its JWT authorizer does). The intake queue
-keeps being read while it runs: an upload made with any S3 client appears in the queue."""
+and the vehicle events queue keep being read while it runs: an upload made with any S3 client
+appears in the queue, and in the vehicle record of its plate."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ from typing import TextIO
 
 from vehicle_license_tools import aws, stack
 from vehicle_license_tools.delivery import BatchResult, LiveIntake, QueueConsumer
-from vehicle_license_tools.demo import choose_recognizer, local_commands, quiet_function, restored_environment
+from vehicle_license_tools.demo import (
+    choose_recognizer,
+    local_commands,
+    quiet_function,
+    restored_environment,
+    use_records_environment,
+)
 from vehicle_license_tools.emulator import GroundTruthRecognizer, UpstreamEmulator
 from vehicle_license_tools.resources import DEMO_API_KEY
 
@@ -84,6 +91,15 @@ def run_review(
                 say(
                     f"  intake: {batch.messages} upload(s) -> {(batch.result or {}).get('outcomes', batch.error)}"
                 )
+            # The vehicle records (SPEC §12) the desk shows beside an upload: the records function
+            # reads the outcome events the stack's rule put into its queue, now and while it runs.
+            from vehicle_license_records import handler as records_handler
+
+            use_records_environment(deployed)
+            records = QueueConsumer.for_vehicle_events(
+                deployed, session.client("sqs"), records_handler.lambda_handler
+            )
+            records.drain()
             review = LocalReview("", endpoint, deployed)
             for name in REVIEWERS:
                 review.passwords[name] = local_password()
@@ -97,7 +113,11 @@ def run_review(
             # Imported after quiet_function: importing it creates the logger at the level set there.
             from vehicle_license_tools.review_desk import LocalDesk
 
-            with LocalDesk(deployed, endpoint, port=port) as desk, LiveIntake(intake, on_batch=report):
+            with (
+                LocalDesk(deployed, endpoint, port=port) as desk,
+                LiveIntake(intake, on_batch=report),
+                LiveIntake(records),
+            ):
                 review.url = desk.url
                 say()
                 say(f"Open {desk.url} and log in as one of the local reviewers (group 'reviewers'):")

@@ -360,9 +360,7 @@ class Operations:
             found = table.get(str(pointer["record"])) if pointer and pointer.get("record") else None
             records = [found] if found else []
         else:
-            plate, vin = vehicle_rules.lookup_keys(plate_vin_or_uri)
-            found = table.get(plate) if plate else None
-            records = [found] if found else (table.by_vin(vin) if vin else [])
+            records = table.find(plate_vin_or_uri)
         if not records:
             raise VehicleNotFound(
                 f"no vehicle record for {plate_vin_or_uri}: no page with that plate or VIN yet"

@@ -241,6 +241,55 @@ function showUpload(upload) {
   $("reject-reason").disabled = !editable;
   $("reject-note").disabled = !editable;
   renderTrail(upload.trail || []);
+  showVehicle(upload);
+}
+
+// -- the vehicle record of the upload's plate (SPEC §12) ---------------------------------------
+async function showVehicle(upload) {
+  const panel = $("vehicle");
+  const values = upload.reviewed_license || upload.license;
+  const plate = ((upload.reviewed_normalized || upload.normalized || {}).plate_number || (values || {}).plate_number || "").trim();
+  $("vehicle-reasons").replaceChildren();
+  $("vehicle-pages").tBodies[0].replaceChildren();
+  panel.hidden = !values;
+  if (!values) return;
+  if (!plate) {
+    $("vehicle-state").textContent = "No plate was read: this page waits for one (correct the plate to join it to its vehicle).";
+    return;
+  }
+  $("vehicle-state").textContent = `Looking up the record of ${plate}…`;
+  let found;
+  try {
+    found = await api(`/api/vehicles/${encodeURIComponent(plate)}`);
+  } catch (error) {
+    if (state.upload !== upload) return;
+    $("vehicle-state").textContent = error.code === "NOT_FOUND" ? `No vehicle record for ${plate} yet.` : `Vehicle record: ${error.message}`;
+    return;
+  }
+  if (state.upload !== upload) return;  // another upload was opened meanwhile
+  const record = found.records[0];
+  const waiting = { main: "the main page", secondary: "the secondary page", plate: "a plate" };
+  $("vehicle-state").textContent = `${record.plate}: ` + (record.complete
+    ? `complete since ${record.completed_at}`
+    : `waiting for ${waiting[record.waiting_for] || "its pages"}`);
+  $("vehicle-reasons").replaceChildren(...(record.review_reasons.length ? record.review_reasons : ["no conflict between the pages"])
+    .map((code) => el("span", { class: record.review_reasons.length ? "reason" : "muted" }, code)));
+  const body = $("vehicle-pages").tBodies[0];
+  for (const [page, label] of [["main", "Main page"], ["secondary", "Secondary page"]]) {
+    const slot = record.pages[page];
+    if (!slot) {
+      body.append(el("tr", {}, el("td", {}, label), el("td", { class: "muted" }, "not yet uploaded"), el("td", {})));
+      continue;
+    }
+    const key = slot.image_uri.replace(/^s3:\/\/[^/]+\//, "");
+    const here = slot.image_uri === upload.image_uri;
+    const link = el("button", { type: "button", class: "link", disabled: here }, here ? `${key} (this upload)` : key);
+    link.addEventListener("click", () => openUpload(slot.id));
+    const count = Object.values(record.fields).filter((field) => field.page === page).length;
+    body.append(el("tr", {}, el("td", {}, label),
+      el("td", {}, link, el("small", {}, slot.reviewed ? ` reviewed ${slot.decided_at}` : ` as read ${slot.processed_at}`)),
+      el("td", {}, `${count} value${count === 1 ? "" : "s"}`)));
+  }
 }
 
 function showChecks(fieldReasons, normalized) {
