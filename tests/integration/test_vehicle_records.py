@@ -199,6 +199,25 @@ def test_reviewed_values_win_over_raw_ones(vehicles: Vehicles) -> None:
     assert vehicles.record()["fields"]["engine_number"]["value"] == "REV0001"
 
 
+def test_a_license_entered_by_hand_for_an_unrecognized_upload_joins_its_record(vehicles: Vehicles) -> None:
+    vehicles.intake.upload("uploads/blurred.jpg", b"\xff\xd8\xff\xe0 not known to the upstream")
+    vehicles.deliver()  # License Unrecognized is not for the records: nothing yet
+    assert vehicles.item(PLATE) is None
+    desk = _desk(vehicles)
+    identity = desk("GET", "uploads/blurred.jpg")["identity"]
+    desk("POST", "uploads/blurred.jpg/claim", {"identity": identity})
+    desk(
+        "POST",
+        "uploads/blurred.jpg/decision",
+        {"identity": identity, "action": "enter", "license": both_pages()},
+    )
+    vehicles.deliver()
+
+    record = vehicles.record()
+    assert record["complete"] is True
+    assert all(field["reviewed"] for field in record["fields"].values())
+
+
 def test_a_rejected_upload_leaves_the_record(vehicles: Vehicles) -> None:
     vehicles.upload("uploads/main.jpg", main_page(owner=""))
     vehicles.deliver()
