@@ -105,7 +105,7 @@ class Settings:
     upstream_breaker_cooldown_seconds: float = _setting(60.0, _positive(float))
     # How much later than its slot a call may arrive at the upstream (start late, then travel):
     # the rate's window is 1 s plus this. Larger is safer against 429s, smaller is faster.
-    upstream_rate_margin_seconds: float = _setting(0.1, _positive(float))
+    upstream_rate_margin_seconds: float = _setting(0.2, _positive(float))
     ocr_fallback: str = _setting("none", _one_of(FALLBACKS))
     # SPEC §10: the bus that final outcomes are published to (none: nothing is published).
     event_bus_name: str = _setting("", _text)

@@ -13,7 +13,10 @@ from vehicle_license_intake.upstream.errors import UpstreamOutOfTime
 
 # The default of UPSTREAM_RATE_MARGIN_SECONDS (config.Settings): how much later than its start a
 # call may be counted upstream (it arrives later, and by a varying time).
-RATE_WINDOW_MARGIN_SECONDS = 0.1
+RATE_WINDOW_MARGIN_SECONDS = 0.2
+# Times this close are the same time: a float's rounding (3.6 - 2.4 < 1.2) must not leave a wait
+# too small to move the clock.
+_ROUNDING_SECONDS = 1e-9
 
 
 class SlidingWindow:
@@ -27,7 +30,7 @@ class SlidingWindow:
 
     def wait_before(self, now: float) -> float:
         """Seconds until an event at `now` would fit (0: it fits now)."""
-        while self._times and now - self._times[0] >= self.window:
+        while self._times and now - self._times[0] >= self.window - _ROUNDING_SECONDS:
             self._times.popleft()
         if len(self._times) < self.capacity:
             return 0.0
