@@ -15,6 +15,9 @@ What plays what (everything on 127.0.0.1):
   scaled as the plan says), then its event goes to the failure queue: not completed.
 - The upstream: UpstreamEmulator(max_rps=2), one per path, answering 429 above the rate, and
   answering 5020 to every image during `outage(seconds)`, started after `outage_after_calls`.
+  It counts a call when its handler thread has read the request, body included: on this loaded
+  machine that is up to ~0.1 s after the call left, however punctual the slot. The function's
+  guard runs with the default margin for that (UPSTREAM_RATE_MARGIN_SECONDS), as deployed.
 
 Time, and how it is scaled:
 - Every clock is real. The quota's day is simulated: when the quota is first found spent (the
@@ -168,6 +171,9 @@ class Observed:
     last: dict[str, str] = field(default_factory=dict)  # the latest of "deferred", a status
     calls: Counter[str] = field(default_factory=Counter)  # the function's calls, by kind
     local: threading.local = field(default_factory=threading.local)  # this instance's probe
+    # Each call's answer and each opening of the breaker, in the order the function saw them
+    # (monotonic, "ok" / "rate" / "failed" / "failed probe" / "opened"): why each failed call was made.
+    timeline: list[tuple[float, str]] = field(default_factory=list)
 
     def attempt(self, record: AttemptRecord) -> None:
         """The function's own account of each upstream call (on_attempt): which were probes,
@@ -178,13 +184,38 @@ class Observed:
             self.local.probe_next = False
         probe = getattr(self.local, "in_probe", False)
         if record.outcome == "ok":
-            kind = "recognised"
+            kind, answer = "recognised", "ok"
         elif probe:
             kind = "failed probe" if record.attempt == 1 else "failed retry of a probe's upload"
+            answer = "failed probe"
         else:
             kind = "failed first call" if record.attempt == 1 else "failed retry"
+            answer = "rate" if record.outcome == "429" else "failed"
         with self.lock:
             self.calls[kind] += 1
+            self.timeline.append((time.monotonic(), answer))
+
+    def failed_calls(self) -> tuple[Counter[str], int]:
+        """Every failed call that was not a probe, by why it was made: the breaker was closed
+        (the calls that find an outage out, up to its threshold), or it had opened meanwhile (the
+        call was admitted before), or the upstream answered 429 (above its rate); and how many
+        times the breaker opened from closed. A success closes the breaker, a failure that reaches
+        the threshold opens it after its answer."""
+        reasons: Counter[str] = Counter()
+        breaker_open, openings = False, 0
+        with self.lock:
+            timeline = sorted(self.timeline)
+        for _, what in timeline:
+            if what == "opened":
+                openings += not breaker_open
+                breaker_open = True
+            elif what == "ok":
+                breaker_open = False
+            elif what == "rate":
+                reasons["answered 429"] += 1
+            elif what == "failed":
+                reasons["admitted before the breaker opened" if breaker_open else "breaker still closed"] += 1
+        return reasons, openings
 
     def probing(self) -> None:
         """The guard made this instance's next call the breaker's probe."""
@@ -277,6 +308,8 @@ class Night:
             self._observed.probing()
         with self._observed.lock:
             self._observed.guard_events[event] += 1
+            if event == "opened":
+                self._observed.timeline.append((time.monotonic(), event))
         if event != "quota_exhausted" or not self._enabled:
             return
         with self._lock:
@@ -313,6 +346,7 @@ def instance(settings: Settings, observed: Observed, night: Night, divisor: floa
             daily_quota=settings.upstream_daily_quota,
             breaker_threshold=settings.upstream_breaker_threshold,
             breaker_cooldown_seconds=settings.upstream_breaker_cooldown_seconds,
+            margin_seconds=settings.upstream_rate_margin_seconds,
         ),
         on_event=night.on_guard_event,
     )
@@ -390,6 +424,8 @@ class PathResult:
     upload_seconds: float = 0.0
     ended_seconds: float = 0.0  # the queue empty, or the last event done or in the failure queue
     over_limit_detail: str = ""  # when the first 429 came, and how long after the 2 calls before it
+    margin_seconds: float = 0.0  # UPSTREAM_RATE_MARGIN_SECONDS
+    breaker_threshold: int = 0  # UPSTREAM_BREAKER_THRESHOLD
 
 
 def image(label: str, size: int) -> bytes:
@@ -587,6 +623,7 @@ class Burst:
                     else ""
                 )
                 break
+        settings = Settings.from_env(deployed.function_environment)
         return PathResult(
             path=path,
             wall_seconds=(max(done) - started) if done else float("nan"),
@@ -602,6 +639,8 @@ class Burst:
             outage_started_at=outage_at[0] if outage_at else None,
             upload_seconds=uploaded,
             over_limit_detail=detail,
+            margin_seconds=settings.upstream_rate_margin_seconds,
+            breaker_threshold=settings.upstream_breaker_threshold,
         )
 
 
@@ -709,7 +748,8 @@ def rows(plan: Plan, queue: PathResult, direct: PathResult) -> list[RowValues]:
     for result in (queue, direct):
         name = f"burst, {result.path}"
         night = plan.night_seconds if result.path == "intake queue" else 0.0
-        minimum = plan.uploads / MAX_RPS + plan.outage_seconds + night
+        # MAX_RPS calls per window of 1 s + the guard's margin
+        minimum = plan.uploads * (1 + result.margin_seconds) / MAX_RPS + plan.outage_seconds + night
         probes = result.observed.guard_events["probe"]
         failed_calls = result.calls - result.calls_ok - result.over_limit
         outage = (
@@ -725,8 +765,8 @@ def rows(plan: Plan, queue: PathResult, direct: PathResult) -> list[RowValues]:
                 f"(uploads put in {result.upload_seconds:.0f} s; {outage}; "
                 f"{'queue empty' if result.path == 'intake queue' else 'last event done'} "
                 f"at {result.ended_seconds:.0f} s)",
-                f"{minimum:.0f} s: {plan.uploads} calls at {MAX_RPS}/s + the outage"
-                + (f" + the {night:.0f} s night" if night else ""),
+                f"{minimum:.0f} s: {plan.uploads} calls at {MAX_RPS} per {1 + result.margin_seconds:.2f} s "
+                f"+ the outage" + (f" + the {night:.0f} s night" if night else ""),
                 f"{result.wall_seconds / minimum:.2f}x",
                 "report",
                 "-",
@@ -735,24 +775,34 @@ def rows(plan: Plan, queue: PathResult, direct: PathResult) -> list[RowValues]:
         codes = ", ".join(f"{n} answered {code}" for code, n in sorted(result.calls_by_code.items()) if code)
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.observed.calls.items()))
         bound = plan.uploads + probes
+        reasons, openings = result.observed.failed_calls()
+        probes_ok = probes - result.observed.calls["failed probe"]
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) or "none"
         out.append(
             (
                 f"  {name}: upstream calls",
                 f"{result.calls} ({result.calls_ok} recognised; {codes or 'no errors'}); "
-                f"{probes} breaker probes; as the function counts them: {kinds}",
+                f"{probes} breaker probes ({probes_ok} succeeded); as the function counts them: {kinds}; "
+                f"the failed calls that were not probes, by the breaker's state when they were "
+                f"answered: {why} (threshold {result.breaker_threshold} consecutive failures; "
+                f"opened {openings}x from closed)",
                 f"uploads + probes = {bound}",
                 f"{result.calls / bound:.3f}x",
                 "<= uploads + probes",
                 "yes"
                 if result.calls <= bound
-                else f"no: {result.calls - bound} more ({failed_calls} failed)",
+                else f"no: {result.calls - bound} more ({failed_calls} failed, "
+                f"{sum(reasons.values())} of them not probes; a probe that succeeded is also an "
+                f"upload's call)",
             )
         )
         out.append(
             (
                 f"  {name}: calls above the limit",
                 f"{result.over_limit} answered 429{result.over_limit_detail}; "
-                f"max {result.busiest_second} accepted in any 1 s",
+                f"max {result.busiest_second} accepted in any 1 s; margin "
+                f"{result.margin_seconds:.2f} s; {result.observed.guard_events['late_for_slot']} "
+                f"times a call late for its slot took a new one",
                 f"0; <= {MAX_RPS}",
                 "-",
                 "0",
