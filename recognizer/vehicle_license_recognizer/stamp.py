@@ -44,6 +44,7 @@ _AUTONOMOUS_REGIONS = ("内蒙古", "广西", "西藏", "宁夏", "新疆")
 _PLACE_STARTS = (*PROVINCES.values(),)
 REPAIRED = 0.5
 BANNER_COVER = 0.85
+STAMP_REGION_PX = 160  # a stamp region smaller than this (pixels high) is enlarged towards it
 BAND_LEVEL = 0.2  # of the way from the ink profile's floor to its peak: a row of text
 
 
@@ -72,7 +73,15 @@ def read_stamp(
         left, top, right, bottom = 0, 0, width, height
     if right - left < 20 or bottom - top < 20:
         return None
-    region = rgb[top:bottom, left:right].astype(np.int16)
+    region = rgb[top:bottom, left:right]
+    # a small photo's stamp is enlarged first: its ink and the redness that tells it apart are
+    # found at a scale where a stroke is more than a pixel or two (JPEG keeps colour at half size)
+    enlarge = max(1.0, min(3.0, STAMP_REGION_PX / max(1, bottom - top)))
+    if enlarge > 1.2:
+        region = cv2.resize(region, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
+    else:
+        enlarge = 1.0
+    region = region.astype(np.int16)
     redness = region[:, :, 0] - (region[:, :, 1] + region[:, :, 2]) // 2
     # a red banner across the photo is no stamp: rows (or columns, on a page turned in the photo)
     # red from edge to edge are left out (the stamp's own rules span less than the region)
@@ -123,10 +132,10 @@ def read_stamp(
     # black print beside or under the stamp (a label's first character) is no part of it
     ink[redness[y0:y1, x0:x1] < NOT_RED] = 255
     box: Quad = (
-        (left + x0, top + y0),
-        (left + x1, top + y0),
-        (left + x1, top + y1),
-        (left + x0, top + y1),
+        (left + x0 / enlarge, top + y0 / enlarge),
+        (left + x1 / enlarge, top + y0 / enlarge),
+        (left + x1 / enlarge, top + y1 / enlarge),
+        (left + x0 / enlarge, top + y1 / enlarge),
     )
     read = _read_lines(ink, ocr)
     if read is not None:
@@ -224,7 +233,13 @@ def _distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+# Authorities whose full name is known: Beijing's licenses carry one stamp (the real sample's).
+KNOWN_SUFFIXES = {"北京市": "公安局公安交通管理局"}
+
+
 def _usual_suffix(place: str) -> str:
+    if place in KNOWN_SUFFIXES:
+        return KNOWN_SUFFIXES[place]
     if place[:2] in _MUNICIPALITIES:
         return "公安局交通警察总队"
     return "公安局交通警察大队" if place.endswith("县") else "公安局交通警察支队"
@@ -280,6 +295,8 @@ def repair_authority(text: str, score: float, plate_province: str | None = None)
         repaired = repaired or not any(place.startswith(name) for name in _PLACE_STARTS)
     usual = _usual_suffix(place)
     distance, _, _, suffix = min((_suffix_distance(rest, s), s != usual, -len(s), s) for s in _SUFFIXES)
+    if place in KNOWN_SUFFIXES and suffix != usual and _suffix_distance(rest, usual) <= len(usual) // 2:
+        distance, suffix = _suffix_distance(rest, usual), usual  # a line of the stamp lost
     # a place known and read whole lets more of the fixed part be misread (a banner over it)
     known_place = best[5] is not None and best[0] - best[1] <= 1.0
     if distance > (len(suffix) // 2 if known_place else max(2, len(suffix) // 3)):

@@ -82,6 +82,7 @@ def test_generated_licenses_carry_every_plate_kind_and_valid_vins() -> None:
         ("山东省佛山市公安局交通警察支队", None, "广东省佛山市公安局交通警察支队"),
         ("广东省圳市公安局交通警察支队", "广东", "广东省深圳市公安局交通警察支队"),  # a city's character lost
         ("北京市公安司市公安交通管理局", "北京", "北京市公安局公安交通管理局"),  # not a place: the suffix
+        ("北京市公安交通管理局", "北京", "北京市公安局公安交通管理局"),  # Beijing's stamp, a line lost
     ],
 )
 def test_a_stamp_place_is_repaired_to_a_known_place(
