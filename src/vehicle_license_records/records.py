@@ -26,6 +26,8 @@ from vehicle_license_intake.observability import logger, metrics
 from vehicle_license_records.store import ResultsReader, VehicleTable, upload_key
 
 DETAIL_TYPES = frozenset({DetailType.RECOGNIZED, DetailType.NEEDS_REVIEW, DetailType.REVIEWED})
+# The one-page records compared for near matches at most (the Waiting index, one page of them).
+NEAR_MATCH_LOOKUP_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,12 @@ class VehicleRecords:
             return record
         held = vehicle.SECONDARY if waiting == vehicle.MAIN else vehicle.MAIN
         # The one-page records that miss the page this one holds: they hold the one it misses.
-        candidates = vehicle.near_match_candidates(record, self._vehicles.waiting(held))
+        others = self._vehicles.waiting(held, limit=NEAR_MATCH_LOOKUP_LIMIT)
+        if len(others) >= NEAR_MATCH_LOOKUP_LIMIT:
+            # Only the first ones (by plate) were compared: a near match beyond them is missed.
+            logger.warning("near-match lookup truncated", extra={"limit": NEAR_MATCH_LOOKUP_LIMIT})
+            metrics.add_metric(name="VehicleNearMatchLookupTruncated", unit=MetricUnit.Count, value=1)
+        candidates = vehicle.near_match_candidates(record, others)
         fresh = [p for p in candidates if p not in (record.get("near_matches") or [])]
         if not fresh:
             return record
