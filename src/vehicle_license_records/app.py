@@ -23,4 +23,5 @@ def build_records(settings: RecordsSettings | None = None) -> VehicleRecords:
         ResultsReader(dynamodb.Table(settings.results_table_name)),
         VehicleTable(dynamodb.Table(settings.vehicle_table_name), attempts=settings.record_write_attempts),
         publisher,
+        retention_days=settings.result_retention_days,
     )

@@ -47,11 +47,13 @@ class VehicleRecords:
         publisher: EventPublisher | None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retention_days: int = 0,
     ) -> None:
         self._results = results
         self._vehicles = vehicles
         self._publisher = publisher
         self._clock = clock
+        self._retention_days = retention_days
 
     # -- the SQS batch ----------------------------------------------------------------------
     def handle_batch(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,7 +120,10 @@ class VehicleRecords:
 
     def _merged(self, stored: dict[str, Any] | None, key: str, reading: PageReading) -> dict[str, Any]:
         record = vehicle.merge_reading(stored or vehicle.empty_record(key), reading)
-        record["updated_at"] = _iso(self._clock())
+        now = self._clock()
+        record["updated_at"] = _iso(now)
+        if self._retention_days:  # DynamoDB's TTL removes it that long after its last change
+            record["expires_at"] = int(now.timestamp()) + self._retention_days * 86400
         if record["complete"] and not record.get("complete_event_id") and not key.startswith("unmatched#"):
             completed_at = _iso(self._clock())
             record["completed_at"] = completed_at

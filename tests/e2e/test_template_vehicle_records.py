@@ -33,6 +33,11 @@ def test_the_vehicle_table_is_keyed_by_plate_with_a_vin_index_and_a_sparse_waiti
     assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"] == {"SSEEnabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["KeySchema"] == [{"AttributeName": "plate", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    environment = translated["Resources"]["VehicleRecordsFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["RESULT_RETENTION_DAYS"] == {"Ref": "ResultRetentionDays"}, (
+        "records expire like uploads"
+    )
     indexes = {
         i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in props["GlobalSecondaryIndexes"]
     }

@@ -76,6 +76,18 @@ def test_main_then_secondary_page_make_one_complete_record_with_each_value_trace
     assert record["complete_published"] is True and record["complete_event_id"] == detail["event_id"]
 
 
+def test_with_a_retention_a_record_expires_that_long_after_its_last_change(vehicles: Vehicles) -> None:
+    vehicles.intake.monkeypatch.setenv("RESULT_RETENTION_DAYS", "30")
+    vehicles.configure()
+    vehicles.upload("uploads/main.jpg", main_page())
+    vehicles.deliver()
+    assert abs(vehicles.record()["expires_at"] - (time.time() + 30 * 86400)) < 120
+    ttl = vehicles.intake.session.client("dynamodb").describe_time_to_live(
+        TableName=vehicles.intake.stack.vehicle_table
+    )["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
 def test_secondary_then_main_page_make_the_same_record(vehicles: Vehicles) -> None:
     vehicles.upload("uploads/secondary.jpg", secondary_page())
     vehicles.deliver()

@@ -226,7 +226,7 @@ def is_complete(record: Mapping[str, Any]) -> bool:
 
 def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two versions of a record say the same (bookkeeping attributes aside)."""
-    ignore = {"version", "updated_at"}
+    ignore = {"version", "updated_at", "expires_at"}
     return {k: v for k, v in a.items() if k not in ignore} == {k: v for k, v in b.items() if k not in ignore}
 
 
