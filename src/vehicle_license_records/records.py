@@ -103,7 +103,7 @@ class VehicleRecords:
         assert record is not None
         self._vehicles.update(
             upload_key(image_uri),
-            lambda p: {**(p or {}), "record": new_key, "identity": reading.identity},
+            lambda p: {**(p or {}), "record": new_key, "identity": reading.identity, **self._expiry()},
         )
         record = self._mark_near_matches(record)
         published = self._publish_completion(record)
@@ -122,14 +122,19 @@ class VehicleRecords:
         record = vehicle.merge_reading(stored or vehicle.empty_record(key), reading)
         now = self._clock()
         record["updated_at"] = _iso(now)
-        if self._retention_days:  # DynamoDB's TTL removes it that long after its last change
-            record["expires_at"] = int(now.timestamp()) + self._retention_days * 86400
+        record.update(self._expiry())
         if record["complete"] and not record.get("complete_event_id") and not key.startswith("unmatched#"):
             completed_at = _iso(self._clock())
             record["completed_at"] = completed_at
             record["complete_event_id"] = stable_event_id(record["vehicle_id"], "complete")
             record["complete_published"] = False
         return record
+
+    def _expiry(self) -> dict[str, int]:
+        """With a retention, DynamoDB's TTL removes an item that long after its last change."""
+        if not self._retention_days:
+            return {}
+        return {"expires_at": int(self._clock().timestamp()) + self._retention_days * 86400}
 
     # -- near matches ---------------------------------------------------------------------------
     def _mark_near_matches(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,8 @@ def test_with_a_retention_a_record_expires_that_long_after_its_last_change(vehic
     vehicles.upload("uploads/main.jpg", main_page())
     vehicles.deliver()
     assert abs(vehicles.record()["expires_at"] - (time.time() + 30 * 86400)) < 120
+    pointer = vehicles.item(f"upload#{vehicles.uri('uploads/main.jpg')}")
+    assert pointer is not None and abs(pointer["expires_at"] - vehicles.record()["expires_at"]) <= 2
     ttl = vehicles.intake.session.client("dynamodb").describe_time_to_live(
         TableName=vehicles.intake.stack.vehicle_table
     )["TimeToLiveDescription"]
