@@ -138,16 +138,16 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
                 regions.append(fit.quad((x0, y0, x1, y1)))
     if not regions:
         return extraction
-    known = [_bounds(line.box) for line in reading.lines]
-    added = [
-        line
-        for quad in regions
-        for line in ocr.read_region(reading.upright, quad)
-        if not any(_overlap(_bounds(line.box), bounds) > SAME_LINE for bounds in known)
-    ]
+    added = [line for quad in regions for line in ocr.read_region(reading.upright, quad)]
     if not added:
         return extraction
-    again = extract([*reading.lines, *added])
+    # a line read again replaces the one it was read over (read again, it may be whole)
+    kept = [
+        line
+        for line in reading.lines
+        if not any(_overlap(_bounds(line.box), _bounds(new.box)) > SAME_LINE for new in added)
+    ]
+    again = extract([*kept, *added])
     for name, value in again.fields.items():
         if not value or name not in again.confidence or not wanted(name):
             continue

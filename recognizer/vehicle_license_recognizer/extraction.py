@@ -606,6 +606,7 @@ def _date_ok(value: str) -> bool:
 
 
 _UNITS = ("人", "kg", "mm", "×")
+MAX_PASSENGERS = 150
 
 
 def _clean_unit(unit: str) -> Callable[[str], str]:
@@ -613,20 +614,32 @@ def _clean_unit(unit: str) -> Callable[[str], str]:
         value = _clean_text(text).replace("KG", "kg").replace("Kg", "kg").replace("k9", "kg")
         if any(other in value for other in _UNITS if other != unit):
             return ""  # another field's value (a mass read beside the passengers' label)
+        if re.match(r"[^0-9]*[A-Za-z]", value):
+            return ""  # letters before the number: a plate or a code, not a count or a mass
         value = re.sub(r"(?<=\d)[.,·'](?=\d)", "", value)  # dot-matrix specks between digits
         match = re.search(r"\d[\d+]*\s*" + re.escape(unit), value) or re.search(r"\d[\d+]*", value)
         if not match:
             return ""
         number = match.group(0)
+        if unit == "人" and any(int(part) > MAX_PASSENGERS for part in re.findall(r"\d+", number)):
+            return ""  # no vehicle seats that many: a mass or a number read beside the label
         return number if number.endswith(unit) else number + unit
 
     return clean
 
 
+MAX_LENGTH_MM = 25000  # a road vehicle's length (GB 1589 allows 22 m for a road train)
+
+
 def _clean_gabarite(text: str) -> str:
     value = _clean_text(text).replace("x", "×").replace("X", "×").replace("*", "×")
     match = re.search(r"(\d{3,5})×(\d{3,5})×(\d{3,5})", value)
-    return f"{match.group(1)}×{match.group(2)}×{match.group(3)}mm" if match else ""
+    if not match:
+        return ""
+    length = match.group(1)
+    if len(length) == 5 and int(length) > MAX_LENGTH_MM:
+        length = length[1:]  # no vehicle is that long: a speck read before the length
+    return f"{length}×{match.group(2)}×{match.group(3)}mm"
 
 
 def _clean_use(text: str) -> str:

@@ -31,6 +31,7 @@ THREADS = int(os.environ.get("RECOGNIZER_THREADS", "1"))
 REC_MIN_WIDTH = 96
 REC_BATCH = 3
 REGION_HEIGHT = 96  # pixels: a value's region is re-detected at this height (about two lines)
+REGION_CONTRAST = 3.0  # CLAHE's clip limit on a re-detected region
 REGION_PAD = 16  # pixels of the region's own edge repeated around it (detection needs a margin)
 TALL = 1.5  # a box this much taller than wide is text running down the page (RapidOCR's own rule)
 
@@ -128,6 +129,34 @@ class OcrEngine:
         region = cv2.warpPerspective(
             image, to_region, (width + 2 * pad, height + 2 * pad), borderMode=cv2.BORDER_REPLICATE
         )
+        # as it is, and with local contrast (print a glare band or uneven light washed out stands
+        # out again, but a neighbour's faint print does too): a line found in both is read once,
+        # the longer reading kept
+        grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
+        tiles = (max(1, round(region.shape[1] / region.shape[0])), 1)
+        grey = cv2.createCLAHE(clipLimit=REGION_CONTRAST, tileGridSize=tiles).apply(grey)
+        contrasted = np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
+        back = np.linalg.inv(to_region)
+        lines: list[Line] = []
+        for variant in (region, contrasted):
+            for line in self._detect_and_read(variant, back):
+                # the same text read over the same place: once, the longer (more complete) reading
+                same = [
+                    i
+                    for i, other in enumerate(lines)
+                    if _shared(line.box, other.box) > 0.6 and _one_in_other(line.text, other.text)
+                ]
+                if not same:
+                    lines.append(line)
+                elif all(_letters(line.text) > _letters(lines[i].text) for i in same):
+                    lines = [other for i, other in enumerate(lines) if i not in same] + [line]
+        return lines
+
+    def _detect_and_read(self, region: Any, back: Any) -> list[Line]:
+        """The lines of a straightened region, mapped back by the inverse transform `back`."""
+        import cv2
+        import numpy as np
+
         engine = self._ocr()
         with self._lock:
             detector = engine._load_det_model()
@@ -142,7 +171,6 @@ class OcrEngine:
             return []
         found = [_ordered(tuple((float(x), float(y)) for x, y in box)) for box in output.boxes]
         texts = self.recognize_characters([crop(region, box) for box in found])
-        back = np.linalg.inv(to_region)
         lines = []
         for box, (text, score, scores) in zip(found, texts, strict=True):
             if not text.strip() or score < 0.5:
@@ -234,6 +262,27 @@ class OcrEngine:
             # down the page, which was turned clockwise
             return 3 if flipped else 1
         return 2 if flipped else 0
+
+
+def _one_in_other(a: str, b: str) -> bool:
+    a, b = "".join(a.split()), "".join(b.split())
+    return bool(a) and bool(b) and (a in b or b in a)
+
+
+def _letters(text: str) -> int:
+    return sum(1 for c in text if c.isalnum())
+
+
+def _shared(a: Quad, b: Quad) -> float:
+    """How much of the smaller box's bounds lies inside the other's."""
+    ax0, ay0 = min(p[0] for p in a), min(p[1] for p in a)
+    ax1, ay1 = max(p[0] for p in a), max(p[1] for p in a)
+    bx0, by0 = min(p[0] for p in b), min(p[1] for p in b)
+    bx1, by1 = max(p[0] for p in b), max(p[1] for p in b)
+    width, height = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
+    if width <= 0 or height <= 0:
+        return 0.0
+    return width * height / max(1e-6, min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0)))
 
 
 def _side(box: Quad, corner: int) -> float:

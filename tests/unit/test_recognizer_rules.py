@@ -160,6 +160,9 @@ def test_values_printed_off_their_rows_are_given_to_the_labels_the_whole_print_i
         ("plate_number", "/川/S30AF6", "川S30AF6"),  # specks around the province are no separator
         ("approved_passengers_capacity", "1198kg", ""),  # a mass beside the passengers' label
         ("curb_weight", "5人", ""),
+        ("approved_passengers_capacity", "鲁TA04135", ""),  # the plate's row, read a row off
+        ("approved_passengers_capacity", "1198", ""),  # no vehicle seats 1198
+        ("gabarite", "53725×1676×2430mm", "3725×1676×2430mm"),  # nor is one 53 m long
         ("vehicle_type", "微型轿在China", "微型轿车"),  # the title's English over it, 车 misread
         ("vehicle_type", "三小型超野客车", "小型越野客车"),
         ("vehicle_type", "重型式费车", "重型式费车"),  # as near to 厢式 as to 罐式: left as read
