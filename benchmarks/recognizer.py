@@ -290,7 +290,8 @@ def render_report(
         + (" (the machine was shared and busy: seconds are slower than on an idle one)" if busy else "")
         + f": the real samples, then {len(records)} realistic generated images (seed {args.seed}; "
         f"{len(licenses)} licenses, {len(negatives)} other cards), read in {reading:.0f} s "
-        f"(drawn in {drawing:.0f} s beforehand).",
+        f"(drawn in {drawing:.0f} s beforehand). Command: `python benchmarks/recognizer.py "
+        f"--count {args.count} --seed {args.seed}`.",
         "",
         "## Real cards",
         "",
