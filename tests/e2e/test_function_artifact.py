@@ -1,7 +1,7 @@
 """The functions' zip as `sam build` makes it for template.yaml (scripts/build_function.py, offline
-from the wheelhouse that `make wheelhouse` downloads): what it holds, what its two handlers (the
-intake function's and the review API's, which share CodeUri src/) import, its size, and the
-runtime's Python importing it. No network: pip reads only the wheelhouse."""
+from the wheelhouse that `make wheelhouse` downloads): what it holds, what its three handlers (the
+intake function's, the review API's and the vehicle records function's, which share CodeUri src/)
+import, its size, and the runtime's Python importing it. No network: pip reads only the wheelhouse."""
 
 from __future__ import annotations
 
