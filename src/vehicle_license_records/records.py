@@ -23,6 +23,7 @@ from vehicle_license_intake.domain import vehicle
 from vehicle_license_intake.domain.vehicle import PageReading, Withdrawn
 from vehicle_license_intake.notifications import DetailType, Event, EventPublisher, stable_event_id
 from vehicle_license_intake.observability import logger, metrics
+from vehicle_license_intake.outcomes import FINAL_STATUSES
 from vehicle_license_records.store import ResultsReader, VehicleTable, upload_key
 
 DETAIL_TYPES = frozenset({DetailType.RECOGNIZED, DetailType.NEEDS_REVIEW, DetailType.REVIEWED})
@@ -86,6 +87,10 @@ class VehicleRecords:
             metrics.add_metric(name="VehicleEventsStale", unit=MetricUnit.Count, value=1)
             logger.info("event of a replaced upload ignored", extra={"image_uri": image_uri})
             return Applied(None, ignored="replaced")
+        if str(item.get("status")) not in FINAL_STATUSES:
+            # Worked on again (a reprocess): what it gave stays until its new outcome's event.
+            logger.info("event of an upload in progress ignored", extra={"image_uri": image_uri})
+            return Applied(None, ignored="in progress")
         reading = vehicle.reading_from_item(item)
         pointer = self._vehicles.get(upload_key(image_uri))
         new_key = reading.record_key if isinstance(reading, PageReading) else None

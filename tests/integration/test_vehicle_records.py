@@ -182,6 +182,26 @@ def test_a_reupload_of_a_page_replaces_its_values_and_a_stale_event_contributes_
     assert vehicles.record()["fields"]["engine_number"]["value"] == "NEW5678"
 
 
+def test_an_upload_worked_on_again_keeps_its_page_until_its_new_outcome(vehicles: Vehicles) -> None:
+    vehicles.upload("uploads/both.jpg", both_pages())
+    bodies = vehicles.take_messages()
+    vehicles.send(*bodies)
+    vehicles.deliver()
+    before = vehicles.record()
+    results = vehicles.intake.session.resource("dynamodb").Table(vehicles.intake.stack.table)
+    results.update_item(  # what a reprocess's claim leaves while the upstream is asked again
+        Key={"image_uri": vehicles.uri("uploads/both.jpg")},
+        UpdateExpression="SET #s = :p REMOVE #l",
+        ExpressionAttributeNames={"#s": "status", "#l": "license"},
+        ExpressionAttributeValues={":p": "PROCESSING"},
+    )
+
+    vehicles.send(*bodies)  # an event delivered again meanwhile
+    vehicles.deliver()
+
+    assert vehicles.record() == before
+
+
 def test_reviewed_values_win_over_raw_ones(vehicles: Vehicles) -> None:
     vehicles.upload("uploads/main.jpg", main_page(engine_number="RAW0001", owner=""))  # MISSING:owner
     vehicles.deliver()
