@@ -210,6 +210,8 @@ def test_a_reviewer_corrects_the_vin_and_the_item_the_trail_and_the_event_say_so
     assert item["license"]["vin"] == BAD_VIN and item["reviewed_license"]["vin"] == GOOD_VIN
     assert "VIN_CHECK_DIGIT" not in item["reviewed_reasons"]
     assert [e["action"] for e in scene.trail("vin.jpg")] == ["claim", "correct"]
+    page.keyboard.press("j")  # on to the next upload waiting
+    expect(page.locator("#upload-key")).not_to_have_text("uploads/vin.jpg")
     reviewed = [e for e in scene.events() if e["detail-type"] == "License Reviewed"]
     assert len(reviewed) == 1
     jsonschema.validate(reviewed[0]["detail"], json.loads((SCHEMAS / "license-reviewed.json").read_text()))

@@ -389,14 +389,15 @@ async function primary(event) {
   if (!recognized) decided = await act("decision", { action: "enter", license: currentValues() });
   else if (Object.keys(changed).length) decided = await act("decision", { action: "correct", license: changed });
   else decided = await act("decision", { action: "approve" });
-  if (decided) step(1);
+  // The decision stays on screen with its trail until the reviewer moves on (j: the next upload).
+  if (decided && document.activeElement) document.activeElement.blur();
 }
 
 async function reject() {
   const reason = $("reject-reason").value;
   if (!reason) { $("upload-error").textContent = "Choose why the upload is rejected."; $("reject-reason").focus(); return; }
   const decided = await act("decision", { action: "reject", reason, note: $("reject-note").value });
-  if (decided) { $("reject-note").value = ""; $("reject-reason").value = ""; step(1); }
+  if (decided) { $("reject-note").value = ""; $("reject-reason").value = ""; document.activeElement.blur(); }
 }
 
 async function claim() {
