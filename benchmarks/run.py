@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ CHILD = Path(__file__).resolve().parent / "child.py"
 API_KEY = "bench-key"
 FIELDS = json.loads((ROOT / "samples" / "main-page.json").read_text(encoding="utf-8"))["fields"]
 WHEELHOUSE = ROOT / ".wheelhouse"
+LOAD_SAMPLE_SECONDS = 15.0
 
 
 @dataclass
@@ -395,10 +397,16 @@ class Bench:
         self.rows += [Row(*values) for values in burst.run(self.quick, FIELDS, API_KEY)]
 
 
-def render(rows: list[Row], seconds: float, quick: bool) -> str:
+def render(rows: list[Row], seconds: float, quick: bool, load: list[float]) -> str:
+    loaded = (
+        f"; load average (1 min) {min(load):.1f}-{max(load):.1f} during the run, sampled every "
+        f"{LOAD_SAMPLE_SECONDS:.0f} s (the machine is shared: on a loaded one seconds are longer)"
+        if load
+        else ""
+    )
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python {platform.python_version()}"
-        f"{' (quick sizes)' if quick else ''}; {seconds:.0f} s in all.",
+        f"{' (quick sizes)' if quick else ''}; {seconds:.0f} s in all{loaded}.",
         "",
         "| benchmark | measured | reference | ratio | target | met |",
         "|---|---|---|---|---|---|",
@@ -407,6 +415,19 @@ def render(rows: list[Row], seconds: float, quick: bool) -> str:
         f"| {r.benchmark} | {r.measured} | {r.reference} | {r.ratio} | {r.target} | {r.met} |" for r in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def sample_load() -> list[float]:
+    """The 1-minute load average, now and every LOAD_SAMPLE_SECONDS while the process lives."""
+    samples: list[float] = []
+
+    def sample() -> None:
+        while True:
+            samples.append(os.getloadavg()[0])
+            time.sleep(LOAD_SAMPLE_SECONDS)
+
+    threading.Thread(target=sample, name="load", daemon=True).start()
+    return samples
 
 
 def main() -> int:
@@ -422,6 +443,7 @@ def main() -> int:
         POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_TRACE_DISABLED="true"
     )
     started = time.perf_counter()
+    load = sample_load()
     with aws.emulated_aws():
         bench = Bench(args.quick)
         with UpstreamEmulator(bench.recognizer, [API_KEY]) as upstream:
@@ -436,7 +458,7 @@ def main() -> int:
             for step in steps:
                 with contextlib.redirect_stdout(io.StringIO()):  # the function's EMF lines
                     step()
-    table = render(bench.rows, time.perf_counter() - started, args.quick)
+    table = render(bench.rows, time.perf_counter() - started, args.quick, list(load))
     print(table)
     output = args.output or (None if args.quick else Path(__file__).resolve().parent / "results.md")
     if output is not None:
