@@ -690,7 +690,8 @@ def _nearest(value: str, names: Collection[str], most: int) -> str | None:
 def _clean_inspection(text: str) -> str:
     value = _clean_text(text)
     start = value.find("检验有效期")
-    return value[start:] if start > 0 else value
+    value = value[start:] if start > 0 else value
+    return re.sub(r"(?<=\))[A-Za-z]+$", "", value)  # a watermark's letters after the record
 
 
 def _clean_address(text: str) -> str:
@@ -732,12 +733,16 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "issue_date": _date_ok,
     "document_id": lambda v: 8 <= len(v) <= 16 and v.isdigit(),
     "approved_passengers_capacity": lambda v: bool(re.fullmatch(r"\d+(\+\d+)?人", v)),
-    "total_mass": lambda v: bool(re.fullmatch(r"\d{3,6}kg", v)),
-    "curb_weight": lambda v: bool(re.fullmatch(r"\d{3,6}kg", v)),
+    "total_mass": lambda v: bool(re.fullmatch(r"[1-9]\d{2,5}kg", v)),  # no leading 0: a digit lost
+    "curb_weight": lambda v: bool(re.fullmatch(r"[1-9]\d{2,5}kg", v)),
     "gabarite": lambda v: bool(v),
-    "model": lambda v: bool(re.fullmatch(r"[\u4e00-\u9fff]{1,8}牌?[0-9A-Z\-]{3,}", v)),
+    # a brand, then a model code of five characters or more (a shorter one lost its end)
+    "model": lambda v: bool(re.fullmatch(r"[\u4e00-\u9fff]{1,8}牌?[0-9A-Z\-]{5,}", v)),
     "address": lambda v: len(v) >= 4 and bool(re.match(r"[\u4e00-\u9fff]", v)),
-    "inspection_record": lambda v: v.startswith("检验有效期至"),
+    # 检验有效期至2024年10月川C(04): the date, then the station's plate prefix and number
+    "inspection_record": lambda v: bool(
+        re.fullmatch(r"检验有效期至\d{4}年\d{2}月[\u4e00-\u9fff][A-Z]\(\d{2}\)", v)
+    ),
 }
 
 
@@ -748,8 +753,10 @@ def _date_confidence(text: str, value: str) -> float:
 
 
 def _address_confidence(raw: str, value: str) -> float:
-    """An address ending in a number lost its last character (号, 室, 栋)."""
-    return REPAIRED if value[-1:].isdigit() or _clean_text(raw) != value else 1.0
+    """An address ending in a number lost its last character (号, 室, 栋); one that does not start
+    with its province or municipality lost its first ones (or never printed them): worth a look."""
+    lost_start = not value.startswith(PROVINCE_NAMES)
+    return REPAIRED if lost_start or value[-1:].isdigit() or _clean_text(raw) != value else 1.0
 
 
 def _plate_confidence(_: str, value: str) -> float:
@@ -758,6 +765,8 @@ def _plate_confidence(_: str, value: str) -> float:
 
 
 ADJUST: dict[str, Callable[[str, str], float]] = {
+    # free text no format checks (a banner's advertisement reads as well as a remark): a look
+    "remarks": lambda _, __: REPAIRED,
     "plate_number": _plate_confidence,
     "register_date": _date_confidence,
     "issue_date": _date_confidence,
