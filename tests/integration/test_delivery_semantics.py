@@ -13,6 +13,7 @@ import pytest
 
 from conftest import API_KEY, Intake, jpeg
 from vehicle_license_intake.events import Upload, parse_record
+from vehicle_license_intake.pipeline import RecordsFailed
 from vehicle_license_tools.delivery import LocalContext, s3_event, s3_record
 from vehicle_license_tools.emulator import Reply
 
@@ -145,12 +146,11 @@ def test_failed_record_is_completed_by_lambdas_retry_of_the_event(intake: Intake
     "reply",
     [
         Reply.error(5020),
-        Reply.error(429, http_status=429),
         Reply.error(503, http_status=503),
         Reply.html_502(),
         Reply.not_json(),
     ],
-    ids=["5020", "429", "5xx", "html-502", "not-json"],
+    ids=["5020", "5xx", "html-502", "not-json"],
 )
 def test_transient_failures_are_retried_inside_the_invocation(intake: Intake, reply: Reply) -> None:
     image = intake.recognizable(jpeg(f"transient {reply}"))
@@ -160,6 +160,25 @@ def test_transient_failures_are_retried_inside_the_invocation(intake: Intake, re
     item = intake.item("uploads/retry.jpg")
     assert item is not None and item["status"] == "SUCCEEDED" and item["attempts"] == 2
     assert intake.upstream.calls_for(image) == 2
+
+
+def test_a_429_stops_calls_so_from_the_queue_the_upload_waits_for_the_probe(intake: Intake) -> None:
+    """The upstream's own "too many" opens the fleet's breaker (SPEC §9). On the direct path
+    nothing can wait, so the upload's retry is made; from the intake queue the upload waits
+    DEFERRED for the probe instead of calling again while the breaker is open."""
+    image = intake.recognizable(jpeg("too many"))
+    intake.upstream.script(image, Reply.error(429, http_status=429))
+    if intake.path == "direct":
+        intake.upload("uploads/429.jpg", image)
+        item = intake.item("uploads/429.jpg")
+        assert item is not None and item["status"] == "SUCCEEDED" and item["attempts"] == 2
+        assert intake.upstream.calls_for(image) == 2
+        return
+    with pytest.raises(RecordsFailed):  # its message comes back after retry_after
+        intake.upload("uploads/429.jpg", image)
+    item = intake.item("uploads/429.jpg")
+    assert item is not None and item["status"] == "DEFERRED" and item["deferred_reason"] == "breaker"
+    assert intake.upstream.calls_for(image) == 1, "no call while the breaker is open"
 
 
 def test_json_code_decides_the_outcome_whatever_the_http_status(intake: Intake) -> None:
