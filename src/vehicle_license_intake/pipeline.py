@@ -489,6 +489,8 @@ GUARD_METRICS = {
     "closed": "UpstreamCircuitClosed",
     "probe": "UpstreamProbes",
     "quota_exhausted": "UpstreamQuotaExhausted",
+    # a call that could not start on its slot took a new one (often: raise the rate margin)
+    "late_for_slot": "UpstreamLateSlots",
 }
 
 
