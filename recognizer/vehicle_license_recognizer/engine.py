@@ -96,7 +96,11 @@ class LocalRecognizer:
             if stamp is not None:
                 extraction.fields["license_issuing_authority"] = stamp.authority
                 extraction.confidence["license_issuing_authority"] = round(stamp.confidence, 3)
-                extraction.boxes["license_issuing_authority"] = stamp.box
+                # A box is where the value was read; a stamp found only by growing its red region
+                # over most of the photo has no place worth showing.
+                x0, y0, x1, y1 = _bounds(stamp.box)
+                if (x1 - x0) * (y1 - y0) <= MAX_STAMP_SHARE * upright.shape[0] * upright.shape[1]:
+                    extraction.boxes["license_issuing_authority"] = stamp.box
         _plate_province_from_others(extraction)
         height, width = rgb.shape[:2]
         boxes = {
@@ -106,6 +110,10 @@ class LocalRecognizer:
         }
         extraction.confidence = {name: round(score, 3) for name, score in extraction.confidence.items()}
         return LocalResult(extraction, 90 * turns, time.perf_counter() - started, boxes)
+
+
+# The most of the photo a stamp's box may cover (a real stamp is a few per cent of a page).
+MAX_STAMP_SHARE = 0.15
 
 
 # Fields not re-read: not-applicable marks are rarely detected at all, the inspection record is

@@ -103,6 +103,7 @@ def test_each_field_read_carries_its_box_on_the_image_and_its_confidence(
     assert read <= set(recognition.boxes) and read <= set(recognition.confidence)
     for x0, y0, x1, y1 in recognition.boxes.values():
         assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert (x1 - x0) * (y1 - y0) < 0.15 * width * height, "a box is a place on the card"
 
 
 def test_the_pages_side_by_side_are_each_read_from_their_own_region(recognizer: LocalRecognizer) -> None:

@@ -97,3 +97,19 @@ def test_handler_with_the_local_provider_reads_the_license_in_process(intake: In
     assert street is not None and street["status"] == "UNRECOGNIZED" and street["error"]["source"] == "local"
     assert intake.upstream.calls == [], "nothing left the function"
     assert [m["body"]["error"]["code"] for m in intake.dead_letters()] == [5021]
+
+
+def test_no_box_covers_most_of_the_photo(recognizer: LocalRecognizer) -> None:
+    """A box shows a reviewer where a value was read: the sample's round seal, found by growing
+    its red region, gave the whole photo as the authority's box."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    for name in ("main-page", "secondary-page"):
+        image = (DEFAULT_SAMPLES / f"{name}.jpg").read_bytes()
+        width, height = Image.open(BytesIO(image)).size
+        result = recognizer.read(image)
+        assert result is not None and result.boxes, name
+        for field, (x0, y0, x1, y1) in result.boxes.items():
+            assert (x1 - x0) * (y1 - y0) < 0.15 * width * height, (name, field)
