@@ -255,7 +255,7 @@ def logs() -> Iterator[io.StringIO]:
 @pytest.fixture
 def function(intake: Intake) -> Intake:
     """The function configured for many examples: no rate limit or backoff to wait for."""
-    intake.configure(OCR_MAX_RPS="1000", OCR_MAX_ATTEMPTS=str(MAX_ATTEMPTS))
+    intake.configure(OCR_MAX_RPS="1000", UPSTREAM_MAX_RPS="1000", OCR_MAX_ATTEMPTS=str(MAX_ATTEMPTS))
     return intake
 
 
