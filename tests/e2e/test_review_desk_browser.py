@@ -237,6 +237,38 @@ def test_a_second_reviewer_cannot_claim_an_upload_another_holds(browser: Any, sc
     second.close()
 
 
+def test_what_a_reviewer_types_right_after_a_claim_stays_where_it_is_typed(
+    browser: Any, scene: Scene
+) -> None:
+    """After a claim the queue is refreshed. The first field got the focus only when that refresh
+    came back, so typing begun meanwhile (here: into the VIN) went on in the plate (found by
+    `make test` run in a loop: the VIN typed by the test above landed in the plate)."""
+    page = logged_in(browser, scene, "reviewer2")
+    open_upload(page, "street.jpg")
+    held: list[Any] = []
+    page.route("**/api/queue*", lambda route: held.append(route))  # the refresh after the claim waits for the test
+
+    page.keyboard.press("c")
+    page.wait_for_selector("#fields input[name=vin]:enabled")
+    page.click("#fields input[name=vin]")
+    page.keyboard.type(GOOD_VIN[:8])
+    while not held:
+        page.wait_for_timeout(50)
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/queue*")
+    page.wait_for_selector("#queue li:has-text('held by reviewer2')")  # the refresh is on screen
+    page.keyboard.type(GOOD_VIN[8:])
+
+    assert page.input_value("#fields input[name=vin]") == GOOD_VIN
+    assert page.input_value("#fields input[name=plate_number]") == ""
+    assert page.evaluate("document.activeElement.name") == "vin"
+    page.click("#release")
+    page.wait_for_selector("#fields input[name=vin]:disabled")
+    assert scene.item("street.jpg")["review"]["status"] == "PENDING"
+    page.close()
+
+
 def test_markup_in_a_value_is_shown_as_text(browser: Any, scene: Scene) -> None:
     page = logged_in(browser, scene, "reviewer2")
     open_upload(page, "other.jpg")

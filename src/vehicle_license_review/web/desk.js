@@ -366,18 +366,26 @@ function renderTrail(entries) {
       el("div", { class: "change" }, `${name}: “${change.before}” → “${change.after}”`)))));
 }
 
-async function act(verb, body) {
+// `shown` runs as soon as the answer is on screen, before the queue is refreshed: what it does to
+// the focus must not wait for the refresh, or it lands while the reviewer is already typing.
+async function act(verb, body, shown) {
   const upload = state.upload;
   $("upload-error").textContent = "";
+  let answer;
   try {
-    const answer = await api(`/api/uploads/${upload.id}/${verb}`, { identity: upload.identity, ...(body || {}) });
-    showUpload(answer);
-    await loadQueue(true);
-    return answer;
+    answer = await api(`/api/uploads/${upload.id}/${verb}`, { identity: upload.identity, ...(body || {}) });
   } catch (error) {
     $("upload-error").textContent = `${error.code || "error"}: ${error.message}`;
     return null;
   }
+  showUpload(answer);
+  if (shown) shown(answer);
+  try {
+    await loadQueue(true);
+  } catch (error) {
+    $("upload-error").textContent = `the queue was not refreshed: ${error.message}`;
+  }
+  return answer;
 }
 
 async function primary(event) {
@@ -385,24 +393,23 @@ async function primary(event) {
   if (!state.upload || !mine(state.upload)) return;
   const recognized = state.upload.status === "SUCCEEDED";
   const changed = changedValues();
-  let decided;
-  if (!recognized) decided = await act("decision", { action: "enter", license: currentValues() });
-  else if (Object.keys(changed).length) decided = await act("decision", { action: "correct", license: changed });
-  else decided = await act("decision", { action: "approve" });
   // The decision stays on screen with its trail until the reviewer moves on (j: the next upload).
-  if (decided && document.activeElement) document.activeElement.blur();
+  const leaveFields = () => { if (document.activeElement) document.activeElement.blur(); };
+  if (!recognized) await act("decision", { action: "enter", license: currentValues() }, leaveFields);
+  else if (Object.keys(changed).length) await act("decision", { action: "correct", license: changed }, leaveFields);
+  else await act("decision", { action: "approve" }, leaveFields);
 }
 
 async function reject() {
   const reason = $("reject-reason").value;
   if (!reason) { $("upload-error").textContent = "Choose why the upload is rejected."; $("reject-reason").focus(); return; }
-  const decided = await act("decision", { action: "reject", reason, note: $("reject-note").value });
-  if (decided) { $("reject-note").value = ""; $("reject-reason").value = ""; document.activeElement.blur(); }
+  await act("decision", { action: "reject", reason, note: $("reject-note").value }, () => {
+    $("reject-note").value = ""; $("reject-reason").value = ""; document.activeElement.blur();
+  });
 }
 
 async function claim() {
-  const claimed = await act("claim");
-  if (claimed) { const first = $("fields").querySelector("input"); if (first) first.focus(); }
+  await act("claim", undefined, () => { const first = $("fields").querySelector("input"); if (first) first.focus(); });
 }
 
 // -- keys --------------------------------------------------------------------------------------
