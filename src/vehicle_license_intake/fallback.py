@@ -1,6 +1,8 @@
 """OCR_FALLBACK=local (SPEC §9): while the upstream is unavailable — held back by the fleet's
 quota or breaker, or failing after its retries — the offline recognizer answers instead, and the
-item's `recognized_by` says so. An answer the upstream did give (5021, 4015...) is never replaced."""
+item's `recognized_by` says so. An upload that could wait in the intake queue waits a few seconds
+rather than take the offline answer while the breaker is only suspect (one call failed, another
+probes). An answer the upstream did give (5021, 4015...) is never replaced."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class FallbackRecognizer:
             # With a fallback there is no reason to call an upstream that is known to be down.
             return self._primary.recognize(payload, deadline, may_defer=True)
         except UpstreamHeld as held:
+            if held.suspect and may_defer:
+                raise  # one call failed and another is finding out: a few seconds' wait, not a fallback
             logger.info("upstream held back: the offline recognizer answers", extra={"reason": held.reason})
         except UpstreamError as failed:
             if not failed.transient:

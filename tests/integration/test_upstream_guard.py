@@ -199,6 +199,103 @@ def test_a_failed_probe_opens_the_breaker_again(control_table: Any) -> None:
     assert held.value.retry_after >= clock.now + 29
 
 
+def test_after_one_failure_one_call_at_a_time_goes_until_one_succeeds(control_table: Any) -> None:
+    """A failure makes the upstream suspect before the breaker opens: the next call is a probe and
+    every other instance is held a few seconds, so a failing upstream is not paid a call per
+    instance to find out. The probe's success clears the suspicion for everyone."""
+    clock = Clock(1_800_000_000.0)
+    events: list[str] = []
+    first, second = (
+        FleetGuard(
+            control_table, GuardSettings(max_rps=2), clock=clock, sleep=clock.sleep, on_event=events.append
+        )
+        for _ in range(2)
+    )
+    first.admit(Forever(), hold_on_open_breaker=True).failed(transient=True, rate_limited=False)
+
+    probe = first.admit(Forever(), hold_on_open_breaker=True)
+    with pytest.raises(UpstreamHeld) as held:
+        second.admit(Forever(), hold_on_open_breaker=True)
+    assert probe.is_probe and held.value.reason == "breaker" and held.value.suspect
+    assert clock.now + 4 <= held.value.retry_after <= clock.now + 6, "a few seconds, not a cool-down"
+    assert first.state()["breaker"] == "closed", "suspect is not open"
+
+    probe.succeeded()
+    after = second.admit(Forever(), hold_on_open_breaker=True)
+    assert not after.is_probe and first.state()["consecutive_failures"] == 0
+    assert events.count("probe") == 1 and "closed" not in events and "opened" not in events
+
+
+def test_a_failed_probe_of_a_suspect_upstream_lets_the_next_call_probe_until_the_threshold(
+    control_table: Any,
+) -> None:
+    clock = Clock(1_800_000_000.0)
+    instances = [
+        guard(control_table, clock, breaker_threshold=3, breaker_cooldown_seconds=60) for _ in range(3)
+    ]
+    instances[0].admit(Forever(), hold_on_open_breaker=True).failed(transient=True, rate_limited=False)
+
+    probe = instances[1].admit(Forever(), hold_on_open_breaker=True)
+    assert probe.is_probe and probe.failed(transient=True, rate_limited=False) is None, "2 of 3: not open"
+    probe = instances[2].admit(Forever(), hold_on_open_breaker=True)  # the lease was given back
+    assert probe.is_probe
+    reopened = probe.failed(transient=True, rate_limited=False)
+
+    assert reopened is not None and reopened >= clock.now + 59
+    with pytest.raises(UpstreamHeld) as held:
+        instances[0].admit(Forever(), hold_on_open_breaker=True)
+    assert not held.value.suspect and held.value.retry_after >= clock.now + 59
+
+
+def test_an_answer_from_a_suspect_upstream_clears_it(control_table: Any) -> None:
+    """5021, 4015 or 5030 are answers: the upstream is up, whatever the last failure said."""
+    clock = Clock(1_800_000_000.0)
+    fleet = guard(control_table, clock, breaker_threshold=3)
+    fleet.admit(Forever(), hold_on_open_breaker=True).failed(transient=True, rate_limited=False)
+    fleet.admit(Forever(), hold_on_open_breaker=True).failed(transient=False, rate_limited=False)
+
+    assert fleet.state()["consecutive_failures"] == 0
+    assert not fleet.admit(Forever(), hold_on_open_breaker=True).is_probe
+
+
+def test_a_probe_that_is_not_made_gives_its_lease_back(control_table: Any) -> None:
+    """Admitted as the probe but out of time waiting for its slot: the next call probes at once
+    instead of every call waiting out the lease."""
+    clock = Clock(1_800_000_000.0)
+    fleet = guard(control_table, clock, max_rps=1)
+    fleet.admit(Forever(), hold_on_open_breaker=True).failed(transient=True, rate_limited=False)
+
+    class AlmostOver:
+        def remaining_seconds(self) -> float:
+            return 0.2
+
+    with pytest.raises(UpstreamOutOfTime):
+        fleet.admit(AlmostOver(), hold_on_open_breaker=True)  # it was the probe; its slot is 1 s away
+    assert fleet.admit(Forever(), hold_on_open_breaker=True).is_probe
+
+
+def test_a_call_that_waited_for_its_slot_while_another_failed_is_held(control_table: Any) -> None:
+    """Below the threshold too: the call that failed made the upstream suspect while this one
+    waited, so this one is not made (it was admitted before the failure, it is not the probe)."""
+    clock = Clock(datetime(2027, 1, 15, 9, 0, tzinfo=CHINA_STANDARD_TIME).timestamp())
+    settings = {"breaker_threshold": 5, "daily_quota": 10}
+    other = guard(control_table, clock, **settings)
+    in_flight = [other.admit(Forever(), hold_on_open_breaker=True) for _ in range(2)]
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if in_flight:
+            in_flight.pop().failed(transient=True, rate_limited=False)  # one failure: suspect
+            in_flight.clear()
+
+    waiting = FleetGuard(control_table, GuardSettings(max_rps=2, **settings), clock=clock, sleep=sleep)
+    with pytest.raises(UpstreamHeld) as held:
+        waiting.admit(Forever(), hold_on_open_breaker=True)
+
+    assert held.value.suspect and waiting.state()["breaker"] == "closed"
+    assert waiting.state()["quota_used"] == 2, "only the calls made count against the quota"
+
+
 def test_on_the_direct_path_an_open_breaker_holds_no_call(control_table: Any) -> None:
     clock = Clock(1_800_000_000.0)
     fleet = guard(control_table, clock, breaker_threshold=1)

@@ -81,10 +81,11 @@ class UpstreamClient:
     def recognize(self, payload: ImagePayload, deadline: Deadline, *, may_defer: bool = False) -> Recognition:
         """The 20 fields, or an UpstreamError; UpstreamHeld when the fleet's guard holds the call
         back (quota spent; an open breaker only when `may_defer`: the upload can wait in a queue).
-        With `may_defer` the breaker is consulted before every call, retries included: a retry
-        that finds it open (other calls failed meanwhile, from any instance) is not made, the
-        upload waits DEFERRED for the probe like the others. Without it (the direct path) the
-        retries go on and the upload whose own attempts are exhausted ends FAILED."""
+        With `may_defer` the breaker is consulted before every call, retries included: after a
+        failure a retry goes only as the probe (one call at a time while the upstream is
+        suspect); one that finds the breaker open, or another call probing, is not made, and the
+        upload waits DEFERRED like the others. Without it (the direct path) the retries go on.
+        Either way the upload whose own attempts are exhausted ends FAILED."""
         body = payload.json_body()
         key = self._api_key(False)
         key_refreshed = False
@@ -112,15 +113,6 @@ class UpstreamClient:
                     transient=error.transient, rate_limited=isinstance(error, UpstreamRateLimited)
                 )
                 error.attempts = attempt
-                if permit.is_probe and reopened is not None:
-                    # The probe failed: calls stop again for every instance, this upload's retries
-                    # included; it waits for the next probe like the others (FAILED on the direct
-                    # path, where nothing waits).
-                    if not may_defer:
-                        raise
-                    waiting = UpstreamHeld("breaker", reopened)
-                    waiting.attempts = attempt
-                    raise waiting from None
                 if isinstance(error, UpstreamKeyRejected):
                     if key_refreshed:
                         raise
@@ -129,6 +121,13 @@ class UpstreamClient:
                 transient_failures += 1
                 if not error.transient or transient_failures >= self._max_attempts:
                     raise
+                if reopened is not None and may_defer:
+                    # This failure opened the breaker (a failed probe, or the threshold's last):
+                    # calls stop for every instance, this upload's retries included; it waits for
+                    # the next probe like the others. (On the direct path nothing waits.)
+                    waiting = UpstreamHeld("breaker", reopened)
+                    waiting.attempts = attempt
+                    raise waiting from None
                 backoff = random.uniform(  # noqa: S311 - jitter, not cryptography
                     0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (transient_failures - 1))
                 )

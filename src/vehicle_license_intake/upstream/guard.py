@@ -12,10 +12,14 @@ concurrent instances see the same state.
 - Quota: one counter per calendar day in China Standard Time (UTC+8), incremented before each call
   only while it is below `UPSTREAM_DAILY_QUOTA`; the counter expires with the table's TTL.
 - Breaker: consecutive transient failures (and every 429, the upstream's own "too many") are
-  counted; at the threshold the breaker opens for a cool-down; after it, exactly one instance wins
-  the probe (a conditional write), and only its success closes the breaker again. A call that
-  waited for its slot looks at the breaker again before it goes: one that opened meanwhile holds
-  it too (and gives its unit of the quota back).
+  counted. From the first failure on, the upstream is suspect: one call at a time goes, as a
+  probe (a conditional write on a lease), and the others are held for a few seconds; the probe's
+  success clears the count, its failure adds to it. At the threshold the breaker opens for a
+  cool-down; after it, again exactly one instance wins the probe, and only its success closes the
+  breaker. So a failing upstream is paid only for probes and for the calls already on their way
+  when it began to fail, and a single lost call costs the others a few seconds, not a call each.
+  A call that waited for its slot looks at the breaker again before it goes: if it opened or
+  became suspect meanwhile, the call is held too (and gives its unit of the quota back).
 
 Without a control table (`CONTROL_TABLE_NAME` unset) the guard is the per-instance rate limiter of
 `rate_limit.py` alone, as SPEC §3 describes `OCR_MAX_RPS`.
@@ -51,13 +55,16 @@ _MAX_SLOT_RETRIES = 50
 
 
 class UpstreamHeld(Exception):
-    """No upstream call may be made now (quota spent or breaker open): not a failure of this
-    upload. `retry_after` is when it is worth trying again (epoch seconds)."""
+    """No upstream call may be made now (quota spent, breaker open, or another call probing a
+    suspect upstream): not a failure of this upload. `retry_after` is when it is worth trying
+    again (epoch seconds). `suspect`: the breaker is not open, one call failed and another is
+    finding out whether that was a blip (worth a short wait rather than a fallback)."""
 
-    def __init__(self, reason: str, retry_after: float) -> None:
+    def __init__(self, reason: str, retry_after: float, *, suspect: bool = False) -> None:
         super().__init__(f"upstream held back: {reason}")
         self.reason = reason  # "quota" or "breaker"
         self.retry_after = retry_after
+        self.suspect = suspect
         self.attempts = 0  # calls the upload had made before it was held
 
 
@@ -72,7 +79,7 @@ class CallPermit(Protocol):
 
     @property
     def is_probe(self) -> bool:
-        """The single call that decides whether an open breaker closes."""
+        """The single call that decides whether an open (or suspect) breaker closes."""
         ...
 
 
@@ -142,52 +149,88 @@ class FleetGuard:
     # -- admission --------------------------------------------------------------------------
     def admit(self, deadline: Deadline, *, hold_on_open_breaker: bool) -> CallPermit:
         probe = self._check_breaker() if hold_on_open_breaker else None
-        quota_key = self._count_against_quota()
-        # The breaker may open while this call waits for its slot (another instance's call failed).
-        look_again = self._hold_if_open if hold_on_open_breaker and probe is None else None
+        try:
+            quota_key = self._count_against_quota()
+        except UpstreamHeld:
+            self._release(probe)
+            raise
+        # The breaker may open, or a call fail, while this call waits for its slot.
+        look_again = self._hold_unless_clear if hold_on_open_breaker and probe is None else None
         try:
             slot = self._wait_for_slot(deadline, before_start=look_again)
         except (UpstreamHeld, UpstreamOutOfTime):
             self._give_back(quota_key)  # no call was made
+            self._release(probe)
             raise
         return _Permit(self, probe, slot)
 
-    def _check_breaker(self) -> str | None:
-        """None when closed (or not holding); the probe token when this call is the probe."""
+    def _check_breaker(self) -> _Probe | None:
+        """None when clear (or not holding); the probe when this call is the one that may go
+        while the breaker is open past its cool-down, or suspect (failures counted, not open)."""
         item = self._get(BREAKER_KEY)
-        if not item or item.get("state") != "open":
+        if not item:
             return None
         now = self._clock()
-        open_until = float(item.get("open_until", 0))
-        if now < open_until:
-            raise UpstreamHeld("breaker", max(open_until, now + MIN_RETRY_SECONDS))
-        token = uuid.uuid4().hex
+        if item.get("state") == "open":
+            open_until = float(item.get("open_until", 0))
+            if now < open_until:
+                raise UpstreamHeld("breaker", max(open_until, now + MIN_RETRY_SECONDS))
+            probe = _Probe(uuid.uuid4().hex, after_open=True)
+            state_condition = "#state = :open"
+        elif int(item.get("failures", 0)) > 0:
+            probe = _Probe(uuid.uuid4().hex, after_open=False)
+            state_condition = "(attribute_not_exists(#state) OR #state <> :open) AND failures > :zero"
+        else:
+            return None
         try:
             self._table.update_item(
                 Key={"pk": BREAKER_KEY},
                 UpdateExpression="SET probe_token = :token, probe_until = :until",
-                ConditionExpression="#state = :open AND (attribute_not_exists(probe_until) OR probe_until < :now)",
+                ConditionExpression=f"{state_condition} AND (attribute_not_exists(probe_until) OR probe_until < :now)",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
-                    ":token": token,
+                    ":token": probe.token,
                     ":until": _decimal(now + PROBE_LEASE_SECONDS),
                     ":now": _decimal(now),
                     ":open": "open",
+                    **({} if probe.after_open else {":zero": 0}),
                 },
             )
         except ClientError as error:
             if not _conditional(error):
                 raise
-            raise UpstreamHeld("breaker", now + MIN_RETRY_SECONDS) from None
+            # Another call is the probe (or the state changed under this one): look again soon.
+            raise UpstreamHeld("breaker", now + MIN_RETRY_SECONDS, suspect=not probe.after_open) from None
         self._on_event("probe")
-        return token
+        return probe
 
-    def _hold_if_open(self) -> None:
-        """UpstreamHeld when the breaker is open now (this call is not its probe)."""
+    def _hold_unless_clear(self) -> None:
+        """UpstreamHeld when the breaker is open now, or suspect (a call failed since this one
+        was admitted: this one is not the probe)."""
         item = self._get(BREAKER_KEY)
-        if item and item.get("state") == "open":
-            now = self._clock()
+        if not item:
+            return
+        now = self._clock()
+        if item.get("state") == "open":
             raise UpstreamHeld("breaker", max(float(item.get("open_until", 0)), now + MIN_RETRY_SECONDS))
+        if int(item.get("failures", 0)) > 0:
+            raise UpstreamHeld("breaker", now + MIN_RETRY_SECONDS, suspect=True)
+
+    def _release(self, probe: _Probe | None) -> None:
+        """The probe's lease, given up by a call that was not made or that failed without
+        opening the breaker: the next call may probe at once."""
+        if probe is None:
+            return
+        try:
+            self._table.update_item(
+                Key={"pk": BREAKER_KEY},
+                UpdateExpression="REMOVE probe_token, probe_until",
+                ConditionExpression="probe_token = :token",
+                ExpressionAttributeValues={":token": probe.token},
+            )
+        except ClientError as error:
+            if not _conditional(error):
+                raise  # (a lease already gone or taken over is not this call's to give up)
 
     def _count_against_quota(self) -> str | None:
         """The key of the day's counter this call was counted in (None: no quota)."""
@@ -276,7 +319,7 @@ class FleetGuard:
         raise UpstreamOutOfTime("the fleet's rate limit is contended beyond reason", code="OUT_OF_TIME")
 
     # -- the breaker's bookkeeping ----------------------------------------------------------
-    def _record_success(self, probe: str | None) -> None:
+    def _record_success(self, probe: _Probe | None) -> None:
         try:
             self._table.update_item(
                 Key={"pk": BREAKER_KEY},
@@ -289,12 +332,13 @@ class FleetGuard:
             if not _conditional(error):
                 raise
             return  # already closed and clean: nothing to write
-        if probe is not None:
+        if probe is not None and probe.after_open:
             self._on_event("closed")
 
-    def _record_failure(self, probe: str | None, *, transient: bool, rate_limited: bool) -> float | None:
+    def _record_failure(self, probe: _Probe | None, *, transient: bool, rate_limited: bool) -> float | None:
         if not transient:
-            return None  # the upstream answered (4015, 5030, 5021...): it is up
+            self._record_success(probe)  # the upstream answered (4015, 5030, 5021...): it is up
+            return None
         response = self._table.update_item(
             Key={"pk": BREAKER_KEY},
             UpdateExpression="ADD failures :one",
@@ -302,7 +346,9 @@ class FleetGuard:
             ReturnValues="ALL_NEW",
         )
         failures = int(response["Attributes"].get("failures", 0))
-        if probe is None and not rate_limited and failures < self._settings.breaker_threshold:
+        reopens = probe is not None and probe.after_open
+        if not reopens and not rate_limited and failures < self._settings.breaker_threshold:
+            self._release(probe)  # still suspect: the next call probes
             return None
         now = self._clock()
         self._table.update_item(
@@ -338,10 +384,16 @@ class FleetGuard:
         return dict(item) if item else None
 
 
+@dataclass(frozen=True)
+class _Probe:
+    token: str
+    after_open: bool  # the probe of an open breaker (its failure opens it again), not of a suspect one
+
+
 @dataclass
 class _Permit:
     guard: FleetGuard
-    probe: str | None
+    probe: _Probe | None
     slot: float  # when the call was allowed to start (epoch seconds)
 
     def succeeded(self) -> None:
