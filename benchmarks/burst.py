@@ -177,18 +177,16 @@ class Observed:
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
     def attempt(self, record: AttemptRecord) -> None:
-        """The function's own account of each upstream call (on_attempt): which were probes,
-        retries of a probe's upload, or calls of an upload admitted while the breaker was closed."""
+        """The function's own account of each upstream call (on_attempt): which were probes
+        (an upload's first call or its retry, while the breaker was suspect or after its
+        cool-down), or calls admitted while the breaker was clear."""
         observe_attempt(record)
-        if record.attempt == 1:
-            self.local.in_probe = getattr(self.local, "probe_next", False)
-            self.local.probe_next = False
-        probe = getattr(self.local, "in_probe", False)
+        probe = getattr(self.local, "probe_next", False)
+        self.local.probe_next = False
         if record.outcome == "ok":
             kind, answer = "recognised", "ok"
         elif probe:
-            kind = "failed probe" if record.attempt == 1 else "failed retry of a probe's upload"
-            answer = "failed probe"
+            kind, answer = "failed probe", "failed probe"
         else:
             kind = "failed first call" if record.attempt == 1 else "failed retry"
             answer = "rate" if record.outcome == "429" else "failed"
@@ -197,25 +195,29 @@ class Observed:
             self.timeline.append((time.monotonic(), answer))
 
     def failed_calls(self) -> tuple[Counter[str], int]:
-        """Every failed call that was not a probe, by why it was made: the breaker was closed
-        (the calls that find an outage out, up to its threshold), or it had opened meanwhile (the
-        call was admitted before), or the upstream answered 429 (above its rate); and how many
-        times the breaker opened from closed. A success closes the breaker, a failure that reaches
-        the threshold opens it after its answer."""
+        """Every failed call that was not a probe, by why it was made: the breaker was clear (the
+        one call that finds an outage out), or it was already suspect or open (the call was on its
+        way before the failure that made it so was answered, or on the direct path, where nothing
+        is held), or the upstream answered 429 (above its rate); and how many times the breaker
+        opened from closed. A success clears the breaker; any failure makes it suspect; the guard
+        says when it opens."""
         reasons: Counter[str] = Counter()
-        breaker_open, openings = False, 0
+        state, openings = "clear", 0
         with self.lock:
             timeline = sorted(self.timeline)
         for _, what in timeline:
             if what == "opened":
-                openings += not breaker_open
-                breaker_open = True
+                openings += state != "open"
+                state = "open"
             elif what == "ok":
-                breaker_open = False
+                state = "clear"
             elif what == "rate":
                 reasons["answered 429"] += 1
             elif what == "failed":
-                reasons["admitted before the breaker opened" if breaker_open else "breaker still closed"] += 1
+                reasons["breaker clear" if state == "clear" else "breaker already suspect or open"] += 1
+                state = "open" if state == "open" else "suspect"
+            elif what == "failed probe" and state == "clear":
+                state = "suspect"
         return reasons, openings
 
     def probing(self) -> None:
