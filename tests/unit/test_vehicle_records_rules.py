@@ -8,32 +8,12 @@ from typing import Any
 
 import pytest
 
+from conftest import LICENSE
 from vehicle_license_intake.domain import vehicle
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS, MAIN_PAGE_FIELDS, SECONDARY_PAGE_FIELDS
 from vehicle_license_intake.domain.vehicle import PageReading, Withdrawn
 
-BOTH = {
-    "plate_number": "沪A12345",
-    "vehicle_type": "小型轿车",
-    "owner": "王测试",
-    "address": "上海市测试路1号",
-    "use_character": "非营运",
-    "model": "丰田CAMRY",
-    "vin": "LSVWY4180KN246094",
-    "engine_number": "4A123456",
-    "register_date": "2020-06-01",
-    "issue_date": "2020-06-05",
-    "license_issuing_authority": "上海市公安局交通警察总队",
-    "document_id": "310012345678",
-    "approved_passengers_capacity": "5人",
-    "total_mass": "1945",
-    "curb_weight": "1495",
-    "ratified_load_capacity": "",
-    "gabarite": "4885x1840x1455",
-    "traction_mass": "",
-    "remarks": "",
-    "inspection_record": "检验有效期至2099年06月沪A(01)",
-}
+BOTH = LICENSE  # both pages of the license every test starts from
 
 
 def page(which: str, **changes: str) -> dict[str, str]:
