@@ -246,7 +246,8 @@ def test_what_a_reviewer_types_right_after_a_claim_stays_where_it_is_typed(
     page = logged_in(browser, scene, "reviewer2")
     open_upload(page, "street.jpg")
     held: list[Any] = []
-    page.route("**/api/queue*", lambda route: held.append(route))  # the refresh after the claim waits for the test
+    # the refresh after the claim waits for the test
+    page.route("**/api/queue*", lambda route: held.append(route))
 
     page.keyboard.press("c")
     page.wait_for_selector("#fields input[name=vin]:enabled")
