@@ -23,7 +23,7 @@ from vehicle_license_intake.upstream.errors import UpstreamRejectedImage
 from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.extraction import FIELD_CHECKS, REPAIRED, Extraction, _any, extract
 from vehicle_license_recognizer.form import PAGES
-from vehicle_license_recognizer.ocr import Line, OcrEngine, Quad, Reading, rotate_point
+from vehicle_license_recognizer.ocr import Bounds, Line, OcrEngine, Quad, Reading, bounds, rotate_point
 from vehicle_license_recognizer.stamp import read_stamp
 
 MIN_LABELS = 3  # fewer of the form's labels than this: not a vehicle license
@@ -98,7 +98,7 @@ class LocalRecognizer:
                 extraction.confidence["license_issuing_authority"] = round(stamp.confidence, 3)
                 # A box is where the value was read; a stamp found only by growing its red region
                 # over most of the photo has no place worth showing.
-                x0, y0, x1, y1 = _bounds(stamp.box)
+                x0, y0, x1, y1 = bounds(stamp.box)
                 if (x1 - x0) * (y1 - y0) <= MAX_STAMP_SHARE * upright.shape[0] * upright.shape[1]:
                     extraction.boxes["license_issuing_authority"] = stamp.box
         _plate_province_from_others(extraction)
@@ -153,7 +153,7 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
     kept = [
         line
         for line in reading.lines
-        if not any(_overlap(_bounds(line.box), _bounds(new.box)) > SAME_LINE for new in added)
+        if not any(_overlap(bounds(line.box), bounds(new.box)) > SAME_LINE for new in added)
     ]
     again = extract([*kept, *added])
     for name, value in again.fields.items():
@@ -195,14 +195,6 @@ def _plate_province_from_others(extraction: Extraction) -> None:
     if plate_kind(repaired.upper()) != "unknown":
         extraction.fields["plate_number"] = repaired
         extraction.confidence["plate_number"] = min(extraction.confidence.get("plate_number", 1.0), REPAIRED)
-
-
-Bounds = tuple[float, float, float, float]
-
-
-def _bounds(quad: Quad) -> Bounds:
-    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-    return min(xs), min(ys), max(xs), max(ys)
 
 
 def _overlap(a: Bounds, b: Bounds) -> float:

@@ -18,6 +18,7 @@ from typing import Any
 
 Point = tuple[float, float]
 Quad = tuple[Point, Point, Point, Point]
+Bounds = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 ORIENTATION_SAMPLE = 24  # longest boxes whose 0/180 votes decide the page's orientation
 DETECT_MAX_SIDE = 1280
@@ -273,12 +274,16 @@ def _letters(text: str) -> int:
     return sum(1 for c in text if c.isalnum())
 
 
+def bounds(quad: Quad) -> Bounds:
+    """The upright rectangle around a quadrilateral."""
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _shared(a: Quad, b: Quad) -> float:
     """How much of the smaller box's bounds lies inside the other's."""
-    ax0, ay0 = min(p[0] for p in a), min(p[1] for p in a)
-    ax1, ay1 = max(p[0] for p in a), max(p[1] for p in a)
-    bx0, by0 = min(p[0] for p in b), min(p[1] for p in b)
-    bx1, by1 = max(p[0] for p in b), max(p[1] for p in b)
+    ax0, ay0, ax1, ay1 = bounds(a)
+    bx0, by0, bx1, by1 = bounds(b)
     width, height = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
     if width <= 0 or height <= 0:
         return 0.0
