@@ -182,25 +182,23 @@ class FleetGuard:
             state_condition = "(attribute_not_exists(#state) OR #state <> :open) AND failures > :zero"
         else:
             return None
-        try:
-            self._table.update_item(
-                Key={"pk": BREAKER_KEY},
-                UpdateExpression="SET probe_token = :token, probe_until = :until",
-                ConditionExpression=f"{state_condition} AND (attribute_not_exists(probe_until) OR probe_until < :now)",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":token": probe.token,
-                    ":until": _decimal(now + PROBE_LEASE_SECONDS),
-                    ":now": _decimal(now),
-                    ":open": "open",
-                    **({} if probe.after_open else {":zero": 0}),
-                },
-            )
-        except ClientError as error:
-            if not _conditional(error):
-                raise
+        leased = _conditionally(
+            self._table.update_item,
+            Key={"pk": BREAKER_KEY},
+            UpdateExpression="SET probe_token = :token, probe_until = :until",
+            ConditionExpression=f"{state_condition} AND (attribute_not_exists(probe_until) OR probe_until < :now)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":token": probe.token,
+                ":until": _decimal(now + PROBE_LEASE_SECONDS),
+                ":now": _decimal(now),
+                ":open": "open",
+                **({} if probe.after_open else {":zero": 0}),
+            },
+        )
+        if not leased:
             # Another call is the probe (or the state changed under this one): look again soon.
-            raise UpstreamHeld("breaker", now + MIN_RETRY_SECONDS, suspect=not probe.after_open) from None
+            raise UpstreamHeld("breaker", now + MIN_RETRY_SECONDS, suspect=not probe.after_open)
         self._on_event("probe")
         return probe
 
@@ -221,16 +219,14 @@ class FleetGuard:
         opening the breaker: the next call may probe at once."""
         if probe is None:
             return
-        try:
-            self._table.update_item(
-                Key={"pk": BREAKER_KEY},
-                UpdateExpression="REMOVE probe_token, probe_until",
-                ConditionExpression="probe_token = :token",
-                ExpressionAttributeValues={":token": probe.token},
-            )
-        except ClientError as error:
-            if not _conditional(error):
-                raise  # (a lease already gone or taken over is not this call's to give up)
+        # (a lease already gone or taken over is not this call's to give up)
+        _conditionally(
+            self._table.update_item,
+            Key={"pk": BREAKER_KEY},
+            UpdateExpression="REMOVE probe_token, probe_until",
+            ConditionExpression="probe_token = :token",
+            ExpressionAttributeValues={":token": probe.token},
+        )
 
     def _count_against_quota(self) -> str | None:
         """The key of the day's counter this call was counted in (None: no quota)."""
@@ -241,38 +237,34 @@ class FleetGuard:
         day = datetime.fromtimestamp(now, CHINA_STANDARD_TIME)
         next_day = (day + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         key = f"{QUOTA_KEY_PREFIX}{day.date().isoformat()}"
-        try:
-            self._table.update_item(
-                Key={"pk": key},
-                UpdateExpression="ADD used :one SET expires_at = if_not_exists(expires_at, :expires)",
-                ConditionExpression="attribute_not_exists(used) OR used < :quota",
-                ExpressionAttributeValues={
-                    ":one": 1,
-                    ":quota": quota,
-                    ":expires": int(next_day.timestamp()) + 86400 * 7,
-                },
-            )
-        except ClientError as error:
-            if not _conditional(error):
-                raise
+        counted = _conditionally(
+            self._table.update_item,
+            Key={"pk": key},
+            UpdateExpression="ADD used :one SET expires_at = if_not_exists(expires_at, :expires)",
+            ConditionExpression="attribute_not_exists(used) OR used < :quota",
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":quota": quota,
+                ":expires": int(next_day.timestamp()) + 86400 * 7,
+            },
+        )
+        if not counted:
             self._on_event("quota_exhausted")
-            raise UpstreamHeld("quota", next_day.timestamp()) from None
+            raise UpstreamHeld("quota", next_day.timestamp())
         return key
 
     def _give_back(self, quota_key: str | None) -> None:
         """The unit of the day's quota counted for a call that was not made after all."""
         if quota_key is None:
             return
-        try:
-            self._table.update_item(
-                Key={"pk": quota_key},
-                UpdateExpression="ADD used :minus_one",
-                ConditionExpression="used > :zero",
-                ExpressionAttributeValues={":minus_one": -1, ":zero": 0},
-            )
-        except ClientError as error:
-            if not _conditional(error):
-                raise  # (a day's counter already gone has nothing to give back)
+        # (a day's counter already gone has nothing to give back)
+        _conditionally(
+            self._table.update_item,
+            Key={"pk": quota_key},
+            UpdateExpression="ADD used :minus_one",
+            ConditionExpression="used > :zero",
+            ExpressionAttributeValues={":minus_one": -1, ":zero": 0},
+        )
 
     def _wait_for_slot(self, deadline: Deadline, *, before_start: Callable[[], None] | None = None) -> float:
         """The time (epoch seconds) this call may start, once it has come. `before_start` runs
@@ -294,15 +286,13 @@ class FleetGuard:
             if slot - now > deadline.remaining_seconds():
                 raise UpstreamOutOfTime("no time left to wait for the fleet's rate limit", code="OUT_OF_TIME")
             kept = [*slots[1:], slot] if len(slots) >= self._capacity else [*slots, slot]
-            try:
-                self._table.put_item(
-                    Item={"pk": RATE_KEY, "slots": [_decimal(s) for s in kept], "version": version + 1},
-                    ConditionExpression="attribute_not_exists(pk) OR version = :version",
-                    ExpressionAttributeValues={":version": version},
-                )
-            except ClientError as error:
-                if not _conditional(error):
-                    raise
+            reserved = _conditionally(
+                self._table.put_item,
+                Item={"pk": RATE_KEY, "slots": [_decimal(s) for s in kept], "version": version + 1},
+                ConditionExpression="attribute_not_exists(pk) OR version = :version",
+                ExpressionAttributeValues={":version": version},
+            )
+            if not reserved:
                 continue  # another instance took a slot meanwhile: look again
             written = self._clock()  # the sleeps are until the slot: the write took some time
             if before_start is not None and slot - written > LOOK_AGAIN_SECONDS:
@@ -320,19 +310,15 @@ class FleetGuard:
 
     # -- the breaker's bookkeeping ----------------------------------------------------------
     def _record_success(self, probe: _Probe | None) -> None:
-        try:
-            self._table.update_item(
-                Key={"pk": BREAKER_KEY},
-                UpdateExpression="SET #state = :closed, failures = :zero REMOVE probe_token, probe_until, open_until",
-                ConditionExpression="failures > :zero OR #state = :open",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":closed": "closed", ":zero": 0, ":open": "open"},
-            )
-        except ClientError as error:
-            if not _conditional(error):
-                raise
-            return  # already closed and clean: nothing to write
-        if probe is not None and probe.after_open:
+        cleared = _conditionally(
+            self._table.update_item,
+            Key={"pk": BREAKER_KEY},
+            UpdateExpression="SET #state = :closed, failures = :zero REMOVE probe_token, probe_until, open_until",
+            ConditionExpression="failures > :zero OR #state = :open",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":closed": "closed", ":zero": 0, ":open": "open"},
+        )
+        if cleared and probe is not None and probe.after_open:  # (not cleared: already closed and clean)
             self._on_event("closed")
 
     def _record_failure(self, probe: _Probe | None, *, transient: bool, rate_limited: bool) -> float | None:
@@ -417,5 +403,12 @@ def _iso(epoch: Any) -> str | None:
     return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _conditional(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+def _conditionally(write: Callable[..., Any], **request: Any) -> bool:
+    """Makes a conditional write: True when it was made, False when its condition did not hold."""
+    try:
+        write(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
