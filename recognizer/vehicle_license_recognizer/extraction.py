@@ -27,7 +27,7 @@ from vehicle_license_intake.domain.fields import (
     SECONDARY_PAGE_FIELDS,
     is_not_applicable,
 )
-from vehicle_license_intake.domain.plate import normalize_plate, plate_kind
+from vehicle_license_intake.domain.plate import PROVINCES, normalize_plate, plate_kind
 from vehicle_license_intake.domain.validation import USE_CHARACTERS
 from vehicle_license_intake.domain.vin import VIN_PATTERN, has_valid_check_digit, single_confusion_suggestion
 from vehicle_license_recognizer.chinese import to_simplified
@@ -41,7 +41,7 @@ from vehicle_license_recognizer.form import (
 )
 from vehicle_license_recognizer.layout import PageFit, anchors_of, english_label, fit_pages
 from vehicle_license_recognizer.ocr import Line, Point, Quad
-from vehicle_license_recognizer.places import PROVINCE_NAMES, VEHICLE_TYPES
+from vehicle_license_recognizer.places import CITIES, PROVINCE_NAMES, VEHICLE_TYPES, known_brand
 
 __all__ = ["Extraction", "Line", "edit_distance_at_most_one", "extract"]
 
@@ -115,7 +115,16 @@ def _match_label(text: str) -> tuple[str, int] | None:
                 if edit_distance_at_most_one(text[:width], label):
                     # a mismatch in the last character must not eat the value's first one
                     return label, width
+    for label in _BY_LENGTH:
+        # a long label with two characters misread (品单引总质量 for 准牵引总质量) is still that
+        # label: no value reads as four of its six characters in place
+        misread = sum(a != b for a, b in zip(text, label, strict=False))
+        if len(label) >= LONG_LABEL and len(text) >= len(label) and misread <= 2:
+            return label, len(label)
     return None
+
+
+LONG_LABEL = 6
 
 
 def _label_inside(text: str) -> tuple[int, str] | None:
@@ -271,6 +280,8 @@ def extract(lines: Sequence[Line]) -> Extraction:
     shifts = _print_shifts(placed, labels, fits)
     fields, confidence, boxes = _read_fields(placed, labels, fits, shifts)
     _pair_dates(fields, confidence)
+    _repair_inspection(fields, confidence)
+    _repair_company(fields, confidence)
     _repair_plate(fields, confidence)
     found = {label.name for label in labels if not label.virtual}
     pages = {(True, True): "both", (True, False): "main", (False, True): "secondary", (False, False): "none"}
@@ -343,6 +354,61 @@ def _pair_dates(fields: dict[str, str], confidence: dict[str, float]) -> None:
         if sum(a != b for a, b in zip(value, model, strict=True)) <= 2:
             fields[name] = model
             confidence[name] = min(confidence.get(name, 1.0), REPAIRED)
+    # A day read with one digit (a digit lost: 2009-03-2) in the same month as the other date,
+    # whose day has that digit, is the other date's day.
+    for name, other in (("register_date", "issue_date"), ("issue_date", "register_date")):
+        value, model = fields.get(name, ""), fields.get(other, "")
+        lost = confidence.get(name, 1.0) <= REPAIRED < confidence.get(other, 0.0)
+        same_month = _date_ok(value) and _date_ok(model) and value != model and value[:8] == model[:8]
+        if lost and same_month and value[-2] == "0" and value[-1] in model[-2:]:
+            fields[name] = model
+
+
+_STATION = re.compile(r"(\d{4})年(\d{2})月(.?)([A-Z0-9])\((\d{2})\)")
+# a letter read as the digit it resembles (the station's code is a plate letter)
+_LETTER_FOR_DIGIT = str.maketrans({"6": "G", "8": "B", "5": "S", "2": "Z", "0": "D"})
+
+
+def _repair_inspection(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """An inspection record failing its format whose date and station code were read: the
+    stamp's fixed words (检验有效期至) restored, a station province that is no province taken from
+    the plate (the vehicle is inspected where it is registered), a digit where the station's letter
+    is printed read as that letter, anything read after the record dropped."""
+    value = fields.get("inspection_record", "")
+    check = FIELD_CHECKS["inspection_record"]
+    match = _STATION.search(value)
+    if not value or check(value) or not match:
+        return
+    year, month, province, letter, number = match.groups()
+    plate = fields.get("plate_number", "")
+    if province not in PROVINCES and plate[:1] in PROVINCES:
+        province = plate[:1]
+    repaired = f"检验有效期至{year}年{month}月{province}{letter.translate(_LETTER_FOR_DIGIT)}({number})"
+    if check(repaired):
+        fields["inspection_record"] = repaired
+        confidence["inspection_record"] = min(confidence.get("inspection_record", 1.0), REPAIRED)
+
+
+def _repair_company(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """A company is named after the city it is registered in, most often the owner's address's:
+    an owner company that starts with the end of that city's name (津恒通运输有限公司 beside an
+    address in 天津市) lost the city's first characters."""
+    owner, address = fields.get("owner", ""), fields.get("address", "")
+    if not owner.endswith("公司"):
+        return
+    province = next((name for name in PROVINCE_NAMES if address.startswith(name)), None)
+    if province is None:
+        return
+    municipality = province.removesuffix("市") if province.endswith("市") else None
+    end = address.find("市", len(province))
+    city = municipality or (address[len(province) : end] if end > len(province) else "")
+    if len(city) < 2 or owner.startswith(city):
+        return
+    for lost in range(1, len(city)):
+        if owner.startswith(city[lost:]):
+            fields["owner"] = city[:lost] + owner
+            confidence["owner"] = min(confidence.get("owner", 1.0), REPAIRED)
+            return
 
 
 def _repair_plate(fields: dict[str, str], confidence: dict[str, float]) -> None:
@@ -514,8 +580,12 @@ def _unchanged(_: str, __: str) -> float:
     return 1.0
 
 
+# The end of a watermark (样例图片) read into the value it crosses.
+WATERMARK_TAIL = re.compile(r"样?例图片$")
+
+
 def _clean_text(text: str) -> str:
-    text = re.sub(r"\s+", "", to_simplified(text)).strip(":：")
+    text = WATERMARK_TAIL.sub("", re.sub(r"\s+", "", to_simplified(text))).strip(":：")
     return "" if is_not_applicable(text) else text
 
 
@@ -576,11 +646,22 @@ _DATE = re.compile(r"(\d{4})\s*[-.=/年_~一:：,]?\s*(\d{1,2})\s*[-.=/月_~一:
 
 
 def _clean_model(text: str) -> str:
-    """Brand (Chinese) then a model code; model codes, like VINs, use no letter O or I."""
+    """Brand (Chinese) then a model code; model codes, like VINs, use no letter O or I. A brand
+    that lost or misread a character is the one known brand it reads as (places.BRANDS)."""
     value = _clean_text(text)
     match = re.match(r"([\u4e00-\u9fff]*)(.*)", value)
     brand, code = match.groups() if match else ("", value)
+    brand = (known_brand(brand) or brand) if brand else brand
     return brand + code.upper().replace("O", "0").replace("I", "1")
+
+
+def _model_confidence(text: str, value: str) -> float:
+    """A brand restored from the list asks for a look."""
+
+    def brand(model: str) -> str:
+        return re.sub(r"[^\u4e00-\u9fff].*", "", model)
+
+    return REPAIRED if brand(_clean_text(text)) != brand(value) else 1.0
 
 
 def _clean_date(text: str) -> str:
@@ -674,7 +755,19 @@ def _clean_vehicle_type(text: str) -> str:
         value = value[0] + "型" + value[1:]  # 型 not read at all
     if value in VEHICLE_TYPES or len(value) < 2:
         return value
-    return _nearest(value, VEHICLE_TYPES, 2) or value
+    nearest = _nearest(value, VEHICLE_TYPES, 2)
+    if nearest is None and value.endswith("车"):
+        # the size class lost or misread (型轿车, 董型厢式货车): the size most such vehicles are
+        # registered in, to be confirmed by a look
+        kind = value[2:] if len(value) > 3 and value[1] == "型" else value[1:] if value[0] == "型" else ""
+        size = "重型" if re.search("挂车|牵引车", kind) else "轻型" if "货" in kind else "小型"
+        nearest = size + kind if size + kind in VEHICLE_TYPES else None
+    return nearest or value
+
+
+def _vehicle_type_ok(value: str) -> bool:
+    """A GA 802 name, or one of its shape (a size class, 型, a kind of vehicle)."""
+    return value in VEHICLE_TYPES or bool(re.fullmatch(f"[{_SIZE_CLASSES}]型[\u4e00-\u9fff]{{1,8}}车", value))
 
 
 def _nearest(value: str, names: Collection[str], most: int) -> str | None:
@@ -700,7 +793,41 @@ def _clean_address(text: str) -> str:
     owner's name, a label's last character)."""
     value = re.sub(r"(?<=[\u4e00-\u9fff])[A-Za-z]{2,}$", "", _clean_text(text))
     starts = [value.find(name) for name in PROVINCE_NAMES if value.find(name) > 0]
-    return value[min(starts) :] if starts else value
+    value = value[min(starts) :] if starts else value
+    return _repair_address_place(value)
+
+
+def _repair_address_place(value: str) -> str:
+    """The province or municipality an address starts with, its first character lost (津市 for
+    天津市) or one misread (属庆市); then the city after a province, one character misread, when
+    exactly one of that province's cities is that near (山东省哥岛市)."""
+    if not value.startswith(PROVINCE_NAMES):
+        lost = {name for name in PROVINCE_NAMES if len(name) >= 3 and value.startswith(name[1:])}
+        misread = {
+            name
+            for name in PROVINCE_NAMES
+            if sum(a != b for a, b in zip(value[: len(name)], name, strict=False)) == 1
+            and len(value) > len(name)
+        }
+        if len(lost) == 1:
+            name = lost.pop()
+            value = name + value[len(name) - 1 :]
+        elif len(misread) == 1:
+            name = misread.pop()
+            value = name + value[len(name) :]
+    province = next((name for name in CITIES if value.startswith(name)), None)
+    end = value.find("市", len(province or ""))
+    if province and end > len(province):
+        city = value[len(province) : end]
+        cities = CITIES[province].split()
+        near = [
+            c
+            for c in cities
+            if len(c) == len(city) and sum(a != b for a, b in zip(c, city, strict=True)) == 1
+        ]
+        if city not in cities and len(near) == 1:
+            value = province + near[0] + value[end:]
+    return value
 
 
 CLEANERS: dict[str, Callable[[str], str]] = {
@@ -725,7 +852,7 @@ CLEANERS: dict[str, Callable[[str], str]] = {
 FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "plate_number": _plate_ok,
     "vin": lambda v: bool(VIN_PATTERN.match(v)),
-    "vehicle_type": lambda v: v.endswith("车") and 2 < len(v) <= 10,
+    "vehicle_type": _vehicle_type_ok,
     "owner": lambda v: bool(re.fullmatch(r"[\u4e00-\u9fff·（）()A-Za-z]{2,30}", v)),
     "use_character": lambda v: v in USE_CHARACTERS,
     "engine_number": lambda v: 5 <= len(v) <= 20,
@@ -741,7 +868,8 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "address": lambda v: len(v) >= 4 and bool(re.match(r"[\u4e00-\u9fff]", v)),
     # 检验有效期至2024年10月川C(04): the date, then the station's plate prefix and number
     "inspection_record": lambda v: bool(
-        re.fullmatch(r"检验有效期至\d{4}年\d{2}月[\u4e00-\u9fff][A-Z]\(\d{2}\)", v)
+        (m := re.fullmatch(r"检验有效期至\d{4}年\d{2}月([\u4e00-\u9fff])[A-Z]\(\d{2}\)", v))
+        and m.group(1) in PROVINCES
     ),
 }
 
@@ -774,4 +902,5 @@ ADJUST: dict[str, Callable[[str, str], float]] = {
     "vin": _vin_confidence,
     "use_character": _use_confidence,
     "vehicle_type": lambda text, value: 1.0 if _clean_text(text) == value else REPAIRED,
+    "model": _model_confidence,
 }

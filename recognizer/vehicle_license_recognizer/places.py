@@ -124,3 +124,38 @@ VEHICLE_TYPES: frozenset[str] = frozenset(
     for size in [sizes[i : i + 2] for i in range(0, len(sizes), 2)] or [""]
     for kind in kinds.split()
 )
+
+
+# Brands as licenses print them before the model code (品牌型号: 丰田牌TV7250): the makes sold in
+# China, to restore a brand that lost a character to the label it was printed over (放牌 for
+# 解放牌) or had one misread (咨利牌). A brand in no list is left as read.
+_BRAND_NAMES = (
+    "大众汽车 丰田 本田 日产 别克 雪佛兰 凯迪拉克 福特 比亚迪 吉利 长安 长城 哈弗 奇瑞 东风 解放 福田 江淮 "
+    "江铃 五菱 宝骏 荣威 名爵 传祺 红旗 奥迪 宝马 奔驰 马自达 北京现代 起亚 斯柯达 标致 雪铁龙 沃尔沃 "
+    "路虎 捷豹 雷克萨斯 英菲尼迪 讴歌 三菱 铃木 斯巴鲁 特斯拉 蔚来 理想 小鹏 零跑 哪吒 极氪 领克 岚图 "
+    "问界 金杯 海马 众泰 北汽 东南 启辰 风神 风行 欧尚 陕汽 豪沃 欧曼 乘龙 柳汽 上汽大通 依维柯 宇通 "
+    "金龙 海格 中通 安凯 凯马 时代 奥铃 江西五十铃 庆铃 红岩 华菱 徐工 三一 中联 一汽"
+)
+BRANDS: frozenset[str] = frozenset(f"{name}牌" for name in _BRAND_NAMES.split())
+
+
+def known_brand(read: str) -> str | None:
+    """The one brand the Chinese part of a model reads as: one that ends the read (a stray
+    character before it), the read being the end of one brand (its first characters lost) or the
+    brand without 牌, or one character away from the read. None when none or several fit."""
+    if read in BRANDS:
+        return read
+    candidates = [
+        {brand for brand in BRANDS if read.endswith(brand) and len(read) == len(brand) + 1},
+        {brand for brand in BRANDS if len(read) >= 2 and brand.endswith(read)},
+        {brand for brand in BRANDS if brand == f"{read}牌"},
+    ]
+    for found in candidates:
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            return None
+    from vehicle_license_recognizer.extraction import edit_distance_at_most_one
+
+    near = [brand for brand in BRANDS if len(read) >= 3 and edit_distance_at_most_one(read, brand)]
+    return near[0] if len(near) == 1 else None

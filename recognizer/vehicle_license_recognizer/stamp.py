@@ -42,6 +42,7 @@ _SUFFIXES = (
 _MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
 _AUTONOMOUS_REGIONS = ("内蒙古", "广西", "西藏", "宁夏", "新疆")
 _PLACE_STARTS = (*PROVINCES.values(),)
+_SUFFIX_CHARACTERS = "".join(sorted(set("".join(_SUFFIXES))))
 REPAIRED = 0.5
 BANNER_COVER = 0.85
 STAMP_REGION_PX = 160  # a stamp region smaller than this (pixels high) is enlarged towards it
@@ -245,27 +246,55 @@ def _usual_suffix(place: str) -> str:
     return "公安局交通警察大队" if place.endswith("县") else "公安局交通警察支队"
 
 
+LOST = 0.5  # a character of the fixed part not read at all (faint ink, glare, a banner over it)
+
+
 def _suffix_distance(rest: str, suffix: str) -> float:
-    """Edit distance from what was read after the place to a suffix; a read that stops early
-    (the stamp's last characters lost) costs half a character."""
-    distance = float(_distance(rest, suffix))
-    if len(rest) < len(suffix):
+    """Edit distance from what was read after the place to a suffix, where a character of the
+    suffix that was not read costs LOST: a stamp's faint or covered characters are lost, not
+    misread (通察支队 is 公安局交通警察支队 with five characters lost)."""
+    previous = [LOST * k for k in range(len(suffix) + 1)]
+    for i, x in enumerate(rest, 1):
+        current = [float(i)]
+        for j, y in enumerate(suffix, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + LOST, previous[j - 1] + (x != y)))
+        previous = current
+    distance = previous[-1]
+    if len(rest) < len(suffix):  # a read that stops early (the stamp's last line lost)
         distance = min(distance, _distance(rest, suffix[: len(rest)]) + 0.5)
     return distance
+
+
+def _within(read: str, name: str) -> bool:
+    """The read's characters all appear in the name, in order (the rest lost, none misread)."""
+    remaining = iter(name)
+    return all(character in remaining for character in read)
 
 
 _PLACE_ENDS = "市县区州盟旗"
 
 
 def repair_authority(text: str, score: float, plate_province: str | None = None) -> tuple[str, float] | None:
-    """The authority's name from what was read; any repair lowers the confidence.
+    """The authority's name from what was read; any repair lowers the confidence. A stamp whose
+    place was lost entirely (公安管理局) is the municipality's when the plate is one's: a
+    municipality's vehicles are registered by its own administration."""
+    named = _repair_authority(text, score, plate_province)
+    compact = re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(text))
+    lost = named is None and plate_province in _MUNICIPALITIES and len(compact) >= 3
+    if lost and plate_province and not compact.startswith(plate_province[:1]):
+        named = _repair_authority(f"{plate_province}市{compact}", min(score, REPAIRED), plate_province)
+    return named
 
-    The read is split where the fixed part (公安局交通警察支队, …) best matches what follows and the
+
+def _repair_authority(text: str, score: float, plate_province: str | None) -> tuple[str, float] | None:
+    """The read is split where the fixed part (公安局交通警察支队, …) best matches what follows and the
     place before it best matches a known place (places.py: a city lost a character, a province
     misread or lost; the plate's province breaks ties), so a misread 公 or 安 still finds the fixed
     part; a place in no list is repaired to start with its province.
     """
     compact = re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(text))
+    # the stamp's bottom rule read as characters after the name's last one (支队二二)
+    compact = re.sub(f"(?<=[队局])[^{_SUFFIX_CHARACTERS}]{{1,2}}$", "", compact)
     # total cost, suffix distance, place end unlikely, -split, split, the known place (or None)
     best: tuple[float, float, bool, int, int, str | None] | None = None
     for split in range(2, len(compact) - 3):
@@ -295,10 +324,18 @@ def repair_authority(text: str, score: float, plate_province: str | None = None)
         repaired = repaired or not any(place.startswith(name) for name in _PLACE_STARTS)
     usual = _usual_suffix(place)
     distance, _, _, suffix = min((_suffix_distance(rest, s), s != usual, -len(s), s) for s in _SUFFIXES)
-    if place in KNOWN_SUFFIXES and suffix != usual and _suffix_distance(rest, usual) <= len(usual) // 2:
+    if (
+        place in KNOWN_SUFFIXES
+        and suffix != usual
+        and _suffix_distance(rest, usual) <= len(usual) // 2
+        and (_within(rest, usual) or _suffix_distance(rest, usual) <= distance + 1.0)
+    ):
         distance, suffix = _suffix_distance(rest, usual), usual  # a line of the stamp lost
     # a place known and read whole lets more of the fixed part be misread (a banner over it)
-    known_place = best[5] is not None and best[0] - best[1] <= 1.0
+    # (or a known place in the province the plate names: two readings agree)
+    known_place = best[5] is not None and (
+        best[0] - best[1] <= 1.0 or bool(plate_province and best[5].startswith(plate_province))
+    )
     if distance > (len(suffix) // 2 if known_place else max(2, len(suffix) // 3)):
         return None
     repaired = repaired or distance > 0

@@ -206,3 +206,141 @@ def test_a_date_that_is_no_date_takes_the_other_date_of_its_row_and_a_plate_lose
     assert fields == {"register_date": "2017-03-13", "issue_date": "2017-03-13", "plate_number": "苏H5839B"}
     assert confidence["register_date"] < 0.8 and confidence["plate_number"] < 0.8
     assert confidence["issue_date"] == 0.99
+
+
+@pytest.mark.parametrize(
+    ("read", "plate_province", "authority"),
+    [
+        ("湖省武汉通察支队", "湖北", "湖北省武汉市公安局交通警察支队"),  # faint characters lost, none misread
+        ("天津市公警桌总队", "天津", "天津市公安局交通警察总队"),  # a banner over the middle line
+        ("江省京市公安刘通普察文队", "江苏", "江苏省南京市公安局交通警察支队"),  # the plate's province agrees
+        ("曲省武市安简交瞳察支队二二", "湖北", "湖北省武汉市公安局交通警察支队"),  # the bottom rule read
+        ("公安管理局", "北京", "北京市公安局公安交通管理局"),  # the place lost: a municipality's plate
+    ],
+)
+def test_a_stamp_read_in_part_is_the_authority_its_read_characters_fit(
+    read: str, plate_province: str, authority: str
+) -> None:
+    from vehicle_license_recognizer.stamp import repair_authority
+
+    repaired = repair_authority(read, 0.95, plate_province)
+    assert repaired is not None and repaired == (authority, 0.5), "restored, and asks for a look"
+
+
+@pytest.mark.parametrize(
+    ("read", "plate_province"),
+    [
+        ("新度浦安局观项一联支队", "浙江"),  # neither a place nor the fixed part can be told
+        ("一百新中专再整", "山东"),
+        ("公安管理局", "广东"),  # no place read, and a province's plate names no city
+    ],
+)
+def test_a_stamp_read_too_badly_gives_no_authority(read: str, plate_province: str) -> None:
+    from vehicle_license_recognizer.stamp import repair_authority
+
+    assert repair_authority(read, 0.95, plate_province) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "value"),
+    [
+        ("model", "放牌U07UGFMMFU", "解放牌U07UGFMMFU"),  # the brand's first character lost
+        ("model", "品别克牌14QM99EL", "别克牌14QM99EL"),  # a stray character before it
+        ("model", "解放7FF44KG", "解放牌7FF44KG"),  # 牌 lost
+        ("model", "咨利牌Q5313HLDVH", "吉利牌Q5313HLDVH"),  # one character misread
+        ("model", "导田牌U5VGSV", "导田牌U5VGSV"),  # 丰田, 本田 or 福田: left as read
+        ("model", "东风风神牌DFM7160", "东风风神牌DFM7160"),  # a brand in no list: left as read
+        ("vehicle_type", "型平板半挂车", "重型平板半挂车"),  # the size lost: semi-trailers are heavy
+        ("vehicle_type", "型普通客车", "小型普通客车"),  # buses and cars mostly small
+        ("vehicle_type", "董型厢式货车", "轻型厢式货车"),  # goods vehicles mostly light
+        ("vehicle_type", "通客车", "通客车"),  # too little read: left, and it fails its format
+        ("address", "津市河西区东风路892号", "天津市河西区东风路892号"),
+        ("address", "属庆市江北区长江路85号", "重庆市江北区长江路85号"),
+        ("address", "山东省哥岛市江宁区建设大道787号", "山东省青岛市江宁区建设大道787号"),
+        ("address", "浙江省泸州市高新区中山路890号", "浙江省泸州市高新区中山路890号"),  # 温州? 湖州? 台州?
+    ],
+)
+def test_brands_sizes_and_places_are_restored_from_what_licenses_print(
+    name: str, read: str, value: str
+) -> None:
+    from vehicle_license_recognizer.extraction import ADJUST, CLEANERS, FIELD_CHECKS
+
+    assert CLEANERS[name](read) == value
+    if name == "vehicle_type":
+        assert FIELD_CHECKS[name](value) is (value != read)
+    if name in ADJUST:
+        assert (ADJUST[name](read, value) < 0.8) is (value != read), "a restored value asks for a look"
+
+
+@pytest.mark.parametrize(
+    ("read", "plate", "record"),
+    [
+        ("会有效期至2026年04月苏D(06)", "苏D12345", "检验有效期至2026年04月苏D(06)"),  # fixed words
+        ("检验有效期至2030年06月涵G(02)", "渝A12345", "检验有效期至2030年06月渝G(02)"),  # no province
+        ("检验有效期至2025年06月苏6(05)", "苏G12345", "检验有效期至2025年06月苏G(05)"),  # 6 for G
+        ("检验有效期至2025年10月沪B(03)例图片", "沪B12345", "检验有效期至2025年10月沪B(03)"),  # a watermark
+        ("检验有效期至2030年06月", "川E12345", "检验有效期至2030年06月"),  # the station not read: as read
+    ],
+)
+def test_an_inspection_record_is_restored_from_its_fixed_words_and_the_plate(
+    read: str, plate: str, record: str
+) -> None:
+    from vehicle_license_recognizer.extraction import FIELD_CHECKS, _repair_inspection
+
+    fields = {"inspection_record": read, "plate_number": plate}
+    confidence = {"inspection_record": 0.95}
+    _repair_inspection(fields, confidence)
+    assert fields["inspection_record"] == record
+    assert (confidence["inspection_record"] < 0.8) is (record != read)
+    assert FIELD_CHECKS["inspection_record"](record) is (record != read)
+
+
+def test_a_long_label_with_two_characters_misread_is_that_label_and_no_value() -> None:
+    from vehicle_license_recognizer.extraction import _tokens
+
+    box = ((275.0, 141.0), (375.0, 141.0), (375.0, 161.0), (275.0, 161.0))
+    labels, values = _tokens([Line("品单引总质量", box, 0.8), Line("在单引总质量1000kg", box, 0.8)])
+    assert [label for label, _, _ in labels] == ["准牵引总质量", "准牵引总质量"]
+    assert [value.text for value in values] == ["1000kg"], "品单引 was taken for a remark"
+
+
+@pytest.mark.parametrize(
+    ("register", "issue", "register_confidence", "repaired"),
+    [
+        ("2009-03-02", "2009-03-28", 0.6, "2009-03-28"),  # read 2009-03-2: a digit lost
+        ("2009-03-02", "2009-03-28", 1.0, "2009-03-02"),  # read whole: a different day stays
+        ("2013-10-05", "2013-10-11", 0.6, "2013-10-05"),  # the digit read is not the other's
+        ("2013-10-01", "2014-10-11", 0.6, "2013-10-01"),  # another month: no evidence
+    ],
+)
+def test_a_day_that_lost_a_digit_takes_the_other_date_of_its_month(
+    register: str, issue: str, register_confidence: float, repaired: str
+) -> None:
+    from vehicle_license_recognizer.extraction import _pair_dates
+
+    fields = {"register_date": register, "issue_date": issue}
+    confidence = {"register_date": register_confidence, "issue_date": 1.0}
+    _pair_dates(fields, confidence)
+    assert fields == {"register_date": repaired, "issue_date": issue}
+    assert confidence["register_date"] == register_confidence
+
+
+@pytest.mark.parametrize(
+    ("owner", "address", "repaired"),
+    [
+        ("津恒通运输有限公司", "天津市河西区东风路892号", "天津恒通运输有限公司"),
+        ("波汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "宁波汇丰运输有限公司"),
+        ("汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "汇丰运输有限公司"),  # nothing of 宁波
+        ("津恒通", "天津市河西区东风路892号", "津恒通"),  # a person: no city in a name
+    ],
+)
+def test_a_company_that_lost_its_citys_first_characters_takes_them_from_the_address(
+    owner: str, address: str, repaired: str
+) -> None:
+    from vehicle_license_recognizer.extraction import _repair_company
+
+    fields = {"owner": owner, "address": address}
+    confidence = {"owner": 0.99}
+    _repair_company(fields, confidence)
+    assert fields["owner"] == repaired
+    assert (confidence["owner"] < 0.8) is (repaired != owner)
