@@ -24,6 +24,7 @@ from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.extraction import FIELD_CHECKS, REPAIRED, Extraction, _any, extract
 from vehicle_license_recognizer.form import PAGES
 from vehicle_license_recognizer.ocr import Bounds, Line, OcrEngine, Quad, Reading, bounds, rotate_point
+from vehicle_license_recognizer.places import place_of_address
 from vehicle_license_recognizer.stamp import read_stamp
 
 MIN_LABELS = 3  # fewer of the form's labels than this: not a vehicle license
@@ -92,7 +93,8 @@ class LocalRecognizer:
             upright = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
             plate = extraction.fields.get("plate_number", "")
             province = PROVINCES.get(plate[:1]) if plate else None
-            stamp = read_stamp(upright, extraction.fits.get("main"), self._ocr, province)
+            home = place_of_address(extraction.fields.get("address", ""))
+            stamp = read_stamp(upright, extraction.fits.get("main"), self._ocr, province, home)
             if stamp is not None:
                 extraction.fields["license_issuing_authority"] = stamp.authority
                 extraction.confidence["license_issuing_authority"] = round(stamp.confidence, 3)

@@ -41,7 +41,14 @@ from vehicle_license_recognizer.form import (
 )
 from vehicle_license_recognizer.layout import PageFit, anchors_of, english_label, fit_pages
 from vehicle_license_recognizer.ocr import Line, Point, Quad
-from vehicle_license_recognizer.places import CITIES, PROVINCE_NAMES, VEHICLE_TYPES, known_brand
+from vehicle_license_recognizer.places import (
+    CITIES,
+    ORGANISATION_ENDS,
+    PROVINCE_NAMES,
+    SURNAMES,
+    VEHICLE_TYPES,
+    known_brand,
+)
 
 __all__ = ["Extraction", "Line", "edit_distance_at_most_one", "extract"]
 
@@ -548,7 +555,7 @@ def _value_for(
     empty: tuple[str, float, list[Quad]] | None = ("", 0.9, []) if name in NOT_APPLICABLE_FIELDS else None
     if name in JOINED_FIELDS:
         if name == "owner":  # one name; other boxes on its row are stamp text
-            parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if check(_clean_text(t))][:1]
+            parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if _owner_shape(_clean_text(t))][:1]
         else:
             parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if _clean_text(t)]
         if not parts:
@@ -612,9 +619,14 @@ def _clean_vin(text: str) -> str:
     """Seventeen characters; a check digit off by one usual confusion (B/8, S/5, Z/2, D/0) is
     repaired when exactly one substitution makes it valid."""
     vin = _read_vin(text)
+    if len(vin) == VIN_LENGTH - 1 and not vin.startswith("L") and has_valid_check_digit("L" + vin):
+        return "L" + vin  # the first character lost: vehicles made in China carry VINs from L
     if VIN_PATTERN.match(vin) and not has_valid_check_digit(vin):
         return single_confusion_suggestion(vin) or vin
     return vin
+
+
+VIN_LENGTH = 17
 
 
 def _vin_confidence(text: str, value: str) -> float:
@@ -830,6 +842,22 @@ def _repair_address_place(value: str) -> str:
     return value
 
 
+def _owner_shape(value: str) -> bool:
+    return bool(re.fullmatch(r"[\u4e00-\u9fff·（）()A-Za-z]{2,30}", value))
+
+
+def _owner_ok(value: str) -> bool:
+    """A person (a common surname first; a minority's or a foreigner's name as written) or an
+    organisation (named by what it is: 有限公司, 厂, …)."""
+    if not _owner_shape(value):
+        return False
+    if "·" in value or re.search(r"[A-Za-z]", value):
+        return True
+    if len(value) > 4:
+        return value.endswith(ORGANISATION_ENDS)
+    return value[0] in SURNAMES
+
+
 CLEANERS: dict[str, Callable[[str], str]] = {
     "plate_number": _clean_plate,
     "vin": _clean_vin,
@@ -853,7 +881,7 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "plate_number": _plate_ok,
     "vin": lambda v: bool(VIN_PATTERN.match(v)),
     "vehicle_type": _vehicle_type_ok,
-    "owner": lambda v: bool(re.fullmatch(r"[\u4e00-\u9fff·（）()A-Za-z]{2,30}", v)),
+    "owner": _owner_ok,
     "use_character": lambda v: v in USE_CHARACTERS,
     "engine_number": lambda v: 5 <= len(v) <= 20,
     "register_date": _date_ok,

@@ -62,6 +62,11 @@ def places() -> tuple[tuple[str, str, str], ...]:
     return tuple(found)
 
 
+def place_of_address(address: str) -> str | None:
+    """The municipality, or province and prefecture-level city, an address starts with."""
+    return next((place for place, _, _ in places() if address.startswith(place)), None)
+
+
 def place_distance(read: str, place: str) -> float:
     """Edit distance from what was read to a place; leading characters lost or added cost less."""
     previous = [LEAD_MISSING * k for k in range(len(place) + 1)]
@@ -159,3 +164,37 @@ def known_brand(read: str) -> str | None:
 
     near = [brand for brand in BRANDS if len(read) >= 3 and edit_distance_at_most_one(read, brand)]
     return near[0] if len(near) == 1 else None
+
+
+# Surnames (百家姓 as borne today, the commonest few hundred): a personal name starting with none
+# of them is more likely misread (酒 for 潘, 候 for 侯) than rare, and asks for a look.
+SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚"
+    "卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康"
+    "施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗"
+    "谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜"
+    "冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠"
+    "荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄"
+    "平计索宣晋相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇"
+    "公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由"
+)
+# An owner that is an organisation ends with what it is (有限公司, 厂, 合作社, …).
+ORGANISATION_ENDS = (
+    "公司",
+    "厂",
+    "局",
+    "院",
+    "校",
+    "中心",
+    "店",
+    "部",
+    "所",
+    "队",
+    "会",
+    "社",
+    "行",
+    "馆",
+    "站",
+    "场",
+    "处",
+)

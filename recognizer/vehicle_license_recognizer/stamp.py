@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vehicle_license_intake.domain.plate import PROVINCES
 from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.form import STAMP_BOX
-from vehicle_license_recognizer.places import UNKNOWN_PLACE, nearest_place
+from vehicle_license_recognizer.places import UNKNOWN_PLACE, nearest_place, place_distance
 
 if TYPE_CHECKING:
     from vehicle_license_recognizer.layout import PageFit
@@ -44,6 +44,7 @@ _AUTONOMOUS_REGIONS = ("内蒙古", "广西", "西藏", "宁夏", "新疆")
 _PLACE_STARTS = (*PROVINCES.values(),)
 _SUFFIX_CHARACTERS = "".join(sorted(set("".join(_SUFFIXES))))
 REPAIRED = 0.5
+HOME_COST = 2.5  # a place read too badly to be known, taken as the owner's home (the address's)
 BANNER_COVER = 0.85
 STAMP_REGION_PX = 160  # a stamp region smaller than this (pixels high) is enlarged towards it
 BAND_LEVEL = 0.2  # of the way from the ink profile's floor to its peak: a row of text
@@ -57,10 +58,15 @@ class StampReading:
 
 
 def read_stamp(
-    rgb: Any, main_page: PageFit | None, ocr: OcrEngine, plate_province: str | None = None
+    rgb: Any,
+    main_page: PageFit | None,
+    ocr: OcrEngine,
+    plate_province: str | None = None,
+    home: str | None = None,
 ) -> StampReading | None:
     """The authority from an upright RGB image of a main page (or both pages); the plate's
-    province (北京, 广东, …), when read, breaks ties between places."""
+    province (北京, 广东, …), when read, breaks ties between places, and the owner's home (the
+    address's place) stands for a place read too badly to be known."""
     import cv2
     import numpy as np
 
@@ -140,7 +146,7 @@ def read_stamp(
     )
     read = _read_lines(ink, ocr)
     if read is not None:
-        repaired = repair_authority(*read, plate_province)
+        repaired = repair_authority(*read, plate_province, home)
         if repaired is not None:
             return StampReading(repaired[0], repaired[1], box)
     from vehicle_license_recognizer.seal import read_round_seal
@@ -274,11 +280,13 @@ def _within(read: str, name: str) -> bool:
 _PLACE_ENDS = "市县区州盟旗"
 
 
-def repair_authority(text: str, score: float, plate_province: str | None = None) -> tuple[str, float] | None:
+def repair_authority(
+    text: str, score: float, plate_province: str | None = None, home: str | None = None
+) -> tuple[str, float] | None:
     """The authority's name from what was read; any repair lowers the confidence. A stamp whose
     place was lost entirely (公安管理局) is the municipality's when the plate is one's: a
     municipality's vehicles are registered by its own administration."""
-    named = _repair_authority(text, score, plate_province)
+    named = _repair_authority(text, score, plate_province, home)
     compact = re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(text))
     lost = named is None and plate_province in _MUNICIPALITIES and len(compact) >= 3
     if lost and plate_province and not compact.startswith(plate_province[:1]):
@@ -286,23 +294,29 @@ def repair_authority(text: str, score: float, plate_province: str | None = None)
     return named
 
 
-def _repair_authority(text: str, score: float, plate_province: str | None) -> tuple[str, float] | None:
+def _repair_authority(
+    text: str, score: float, plate_province: str | None, home: str | None = None
+) -> tuple[str, float] | None:
     """The read is split where the fixed part (公安局交通警察支队, …) best matches what follows and the
     place before it best matches a known place (places.py: a city lost a character, a province
     misread or lost; the plate's province breaks ties), so a misread 公 or 安 still finds the fixed
-    part; a place in no list is repaired to start with its province.
+    part; a place in no list is repaired to start with its province. A place read too badly to
+    be known is the owner's home (`home`, the address's place), when given: vehicles are
+    registered by the administration of the owner's residence.
     """
     compact = re.sub(r"[^\u4e00-\u9fff]", "", to_simplified(text))
     # the stamp's bottom rule read as characters after the name's last one (支队二二)
     compact = re.sub(f"(?<=[队局])[^{_SUFFIX_CHARACTERS}]{{1,2}}$", "", compact)
     # total cost, suffix distance, place end unlikely, -split, split, the known place (or None)
     best: tuple[float, float, bool, int, int, str | None] | None = None
-    for split in range(2, len(compact) - 3):
+    for split in range(0 if home else 2, len(compact) - 3):
         place, rest = compact[:split], compact[split:]
         distance = min(_suffix_distance(rest, suffix) for suffix in _SUFFIXES)
-        near, cost = nearest_place(place, plate_province)
+        near, cost = nearest_place(place, plate_province) if split >= 2 else (place, UNKNOWN_PLACE)
+        if home and min(HOME_COST, place_distance(place, home)) < cost:
+            near, cost = home, min(HOME_COST, place_distance(place, home))
         known = near if cost < UNKNOWN_PLACE else None
-        key = (distance + cost, distance, place[-1] not in _PLACE_ENDS, -split, split, known)
+        key = (distance + cost, distance, place[-1:] not in _PLACE_ENDS, -split, split, known)
         if best is None or key[:4] < best[:4]:
             best = key
     if best is None:
@@ -334,7 +348,9 @@ def _repair_authority(text: str, score: float, plate_province: str | None) -> tu
     # a place known and read whole lets more of the fixed part be misread (a banner over it)
     # (or a known place in the province the plate names: two readings agree)
     known_place = best[5] is not None and (
-        best[0] - best[1] <= 1.0 or bool(plate_province and best[5].startswith(plate_province))
+        best[0] - best[1] <= 1.0
+        or bool(plate_province and best[5].startswith(plate_province))
+        or best[5] == home
     )
     if distance > (len(suffix) // 2 if known_place else max(2, len(suffix) // 3)):
         return None

@@ -167,6 +167,7 @@ def test_values_printed_off_their_rows_are_given_to_the_labels_the_whole_print_i
         ("vehicle_type", "三小型超野客车", "小型越野客车"),
         ("vehicle_type", "重型式费车", "重型式费车"),  # as near to 厢式 as to 罐式: left as read
         ("use_character", "非", "非营运"),
+        ("vin", "18RLJZY7HHVK4PSD", "18RLJZY7HHVK4PSD"),  # L would not make the check digit agree
     ],
 )
 def test_values_are_cleaned_by_their_fields_format(name: str, read: str, value: str) -> None:
@@ -244,6 +245,7 @@ def test_a_stamp_read_too_badly_gives_no_authority(read: str, plate_province: st
 @pytest.mark.parametrize(
     ("name", "read", "value"),
     [
+        ("vin", "18RLJZY7HHVK4PSC", "L18RLJZY7HHVK4PSC"),  # China's L lost: the check digit agrees
         ("model", "放牌U07UGFMMFU", "解放牌U07UGFMMFU"),  # the brand's first character lost
         ("model", "品别克牌14QM99EL", "别克牌14QM99EL"),  # a stray character before it
         ("model", "解放7FF44KG", "解放牌7FF44KG"),  # 牌 lost
@@ -344,3 +346,63 @@ def test_a_company_that_lost_its_citys_first_characters_takes_them_from_the_addr
     _repair_company(fields, confidence)
     assert fields["owner"] == repaired
     assert (confidence["owner"] < 0.8) is (repaired != owner)
+
+
+@pytest.mark.parametrize(
+    ("read", "plate_province", "address", "authority", "trusted"),
+    [
+        (
+            "山东省价市公安局交通警察支队",
+            "山东",
+            "山东省济南市南山区解放路9号",
+            "山东省济南市公安局交通警察支队",
+            False,
+        ),
+        ("正为市公安局交通警察总队", "上海", "上海市浦东新区科苑路1号", "上海市公安局交通警察总队", False),
+        (
+            "公安局交通警察支队",
+            "广东",
+            "广东省深圳市福田区人民路2号",
+            "广东省深圳市公安局交通警察支队",
+            False,
+        ),
+        # a place read whole stays, wherever the owner lives now
+        (
+            "四川省绵阳市公安局交通警察支队",
+            "四川",
+            "浙江省宁波市海曙区中山路3号",
+            "四川省绵阳市公安局交通警察支队",
+            True,
+        ),
+    ],
+)
+def test_a_stamp_place_read_too_badly_is_the_owners_home(
+    read: str, plate_province: str, address: str, authority: str, trusted: bool
+) -> None:
+    from vehicle_license_recognizer.places import place_of_address
+    from vehicle_license_recognizer.stamp import repair_authority
+
+    repaired = repair_authority(read, 0.95, plate_province, place_of_address(address))
+    assert repaired is not None and repaired[0] == authority
+    assert (repaired[1] >= 0.8) is trusted
+    assert repair_authority("新度浦安局观项一联支队", 0.95, "浙江", "浙江省宁波市") is None, "no stamp read"
+
+
+@pytest.mark.parametrize(
+    ("owner", "passes"),
+    [
+        ("潘雯博", True),
+        ("薄国晓", True),  # a rare surname, but one
+        ("欧阳娜娜", True),
+        ("买买提·艾力", True),
+        ("天津恒通运输有限公司", True),
+        ("酒雯博", False),  # 潘 misread: no surname
+        ("候浩军", False),  # 侯 misread
+        ("四川省绵阳市", False),  # the address's place read a row off
+        ("温州宏盛物", False),  # a company's name cut short
+    ],
+)
+def test_an_owner_is_a_person_with_a_surname_or_an_organisation(owner: str, passes: bool) -> None:
+    from vehicle_license_recognizer.extraction import FIELD_CHECKS
+
+    assert FIELD_CHECKS["owner"](owner) is passes
