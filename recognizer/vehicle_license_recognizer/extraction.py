@@ -806,6 +806,8 @@ def _clean_address(text: str) -> str:
     value = re.sub(r"(?<=[\u4e00-\u9fff])[A-Za-z]{2,}$", "", _clean_text(text))
     starts = [value.find(name) for name in PROVINCE_NAMES if value.find(name) > 0]
     value = value[min(starts) :] if starts else value
+    if re.search(r"[路街道巷弄]\d{1,4}$", value):
+        value += "号"  # a road's number ends in 号: the last character was lost
     return _repair_address_place(value)
 
 

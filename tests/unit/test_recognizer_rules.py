@@ -257,6 +257,7 @@ def test_a_stamp_read_too_badly_gives_no_authority(read: str, plate_province: st
         ("vehicle_type", "董型厢式货车", "轻型厢式货车"),  # goods vehicles mostly light
         ("vehicle_type", "通客车", "通客车"),  # too little read: left, and it fails its format
         ("address", "津市河西区东风路892号", "天津市河西区东风路892号"),
+        ("address", "江苏省无锡市南山区东风路416", "江苏省无锡市南山区东风路416号"),  # 号 lost
         ("address", "属庆市江北区长江路85号", "重庆市江北区长江路85号"),
         ("address", "山东省哥岛市江宁区建设大道787号", "山东省青岛市江宁区建设大道787号"),
         ("address", "浙江省泸州市高新区中山路890号", "浙江省泸州市高新区中山路890号"),  # 温州? 湖州? 台州?
