@@ -275,27 +275,48 @@ def test_brands_sizes_and_places_are_restored_from_what_licenses_print(
         assert (ADJUST[name](read, value) < 0.8) is (value != read), "a restored value asks for a look"
 
 
+INSPECTION = "inspection_record"
+Case = tuple[str, dict[str, str], str, str]
+
+
+def inspection(read: str, plate: str, repaired: str) -> Case:
+    return "_repair_inspection", {INSPECTION: read, "plate_number": plate}, INSPECTION, repaired
+
+
+def company(owner: str, address: str, repaired: str) -> Case:
+    return "_repair_company", {"owner": owner, "address": address}, "owner", repaired
+
+
 @pytest.mark.parametrize(
-    ("read", "plate", "record"),
+    ("repair", "fields", "name", "repaired"),
     [
-        ("会有效期至2026年04月苏D(06)", "苏D12345", "检验有效期至2026年04月苏D(06)"),  # fixed words
-        ("检验有效期至2030年06月涵G(02)", "渝A12345", "检验有效期至2030年06月渝G(02)"),  # no province
-        ("检验有效期至2025年06月苏6(05)", "苏G12345", "检验有效期至2025年06月苏G(05)"),  # 6 for G
-        ("检验有效期至2025年10月沪B(03)例图片", "沪B12345", "检验有效期至2025年10月沪B(03)"),  # a watermark
-        ("检验有效期至2030年06月", "川E12345", "检验有效期至2030年06月"),  # the station not read: as read
+        inspection("会有效期至2026年04月苏D(06)", "苏D12345", "检验有效期至2026年04月苏D(06)"),  # fixed words
+        inspection(
+            "检验有效期至2030年06月涵G(02)", "渝A12345", "检验有效期至2030年06月渝G(02)"
+        ),  # the plate's
+        inspection("检验有效期至2025年06月苏6(05)", "苏G12345", "检验有效期至2025年06月苏G(05)"),  # 6 for G
+        inspection("检验有效期至2025年10月沪B(03)例图片", "沪B12345", "检验有效期至2025年10月沪B(03)"),
+        inspection(
+            "检验有效期至2030年06月", "川E12345", "检验有效期至2030年06月"
+        ),  # no station read: as read
+        company("津恒通运输有限公司", "天津市河西区东风路892号", "天津恒通运输有限公司"),
+        company("波汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "宁波汇丰运输有限公司"),
+        company("汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "汇丰运输有限公司"),  # nothing of 宁波
+        company("津恒通", "天津市河西区东风路892号", "津恒通"),  # a person: no city in a name
     ],
 )
-def test_an_inspection_record_is_restored_from_its_fixed_words_and_the_plate(
-    read: str, plate: str, record: str
+def test_a_field_is_restored_from_its_fixed_words_and_the_cards_other_fields(
+    repair: str, fields: dict[str, str], name: str, repaired: str
 ) -> None:
-    from vehicle_license_recognizer.extraction import FIELD_CHECKS, _repair_inspection
+    from vehicle_license_recognizer import extraction
 
-    fields = {"inspection_record": read, "plate_number": plate}
-    confidence = {"inspection_record": 0.95}
-    _repair_inspection(fields, confidence)
-    assert fields["inspection_record"] == record
-    assert (confidence["inspection_record"] < 0.8) is (record != read)
-    assert FIELD_CHECKS["inspection_record"](record) is (record != read)
+    read = fields[name]
+    confidence = {name: 0.95}
+    getattr(extraction, repair)(fields, confidence)
+    assert fields[name] == repaired
+    assert (confidence[name] < 0.8) is (repaired != read), "a restored value asks for a look"
+    if name == INSPECTION:
+        assert extraction.FIELD_CHECKS[name](repaired) is (repaired != read)
 
 
 def test_a_long_label_with_two_characters_misread_is_that_label_and_no_value() -> None:
@@ -326,27 +347,6 @@ def test_a_day_that_lost_a_digit_takes_the_other_date_of_its_month(
     _pair_dates(fields, confidence)
     assert fields == {"register_date": repaired, "issue_date": issue}
     assert confidence["register_date"] == register_confidence
-
-
-@pytest.mark.parametrize(
-    ("owner", "address", "repaired"),
-    [
-        ("津恒通运输有限公司", "天津市河西区东风路892号", "天津恒通运输有限公司"),
-        ("波汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "宁波汇丰运输有限公司"),
-        ("汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "汇丰运输有限公司"),  # nothing of 宁波
-        ("津恒通", "天津市河西区东风路892号", "津恒通"),  # a person: no city in a name
-    ],
-)
-def test_a_company_that_lost_its_citys_first_characters_takes_them_from_the_address(
-    owner: str, address: str, repaired: str
-) -> None:
-    from vehicle_license_recognizer.extraction import _repair_company
-
-    fields = {"owner": owner, "address": address}
-    confidence = {"owner": 0.99}
-    _repair_company(fields, confidence)
-    assert fields["owner"] == repaired
-    assert (confidence["owner"] < 0.8) is (repaired != owner)
 
 
 @pytest.mark.parametrize(
