@@ -29,7 +29,12 @@ from vehicle_license_intake.domain.fields import (
 )
 from vehicle_license_intake.domain.plate import PROVINCES, normalize_plate, plate_kind
 from vehicle_license_intake.domain.validation import USE_CHARACTERS
-from vehicle_license_intake.domain.vin import VIN_PATTERN, has_valid_check_digit, single_confusion_suggestion
+from vehicle_license_intake.domain.vin import (
+    OCR_CONFUSIONS,
+    VIN_PATTERN,
+    has_valid_check_digit,
+    single_confusion_suggestion,
+)
 from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.form import (
     BARCODE_BOX,
@@ -47,6 +52,7 @@ from vehicle_license_recognizer.places import (
     PROVINCE_NAMES,
     SURNAMES,
     VEHICLE_TYPES,
+    city_of_address,
     known_brand,
 )
 
@@ -372,8 +378,11 @@ def _pair_dates(fields: dict[str, str], confidence: dict[str, float]) -> None:
 
 
 _STATION = re.compile(r"(\d{4})年(\d{2})月(.?)([A-Z0-9])\((\d{2})\)")
-# a letter read as the digit it resembles (the station's code is a plate letter)
-_LETTER_FOR_DIGIT = str.maketrans({"6": "G", "8": "B", "5": "S", "2": "Z", "0": "D"})
+# a letter read as the digit it resembles (the station's code is a plate letter): the VIN's
+# confusions of a digit for a letter, and 6 for G
+_LETTER_FOR_DIGIT = str.maketrans(
+    {**{digit: letters[0] for digit, letters in OCR_CONFUSIONS.items() if digit.isdigit()}, "6": "G"}
+)
 
 
 def _repair_inspection(fields: dict[str, str], confidence: dict[str, float]) -> None:
@@ -403,13 +412,8 @@ def _repair_company(fields: dict[str, str], confidence: dict[str, float]) -> Non
     owner, address = fields.get("owner", ""), fields.get("address", "")
     if not owner.endswith("公司"):
         return
-    province = next((name for name in PROVINCE_NAMES if address.startswith(name)), None)
-    if province is None:
-        return
-    municipality = province.removesuffix("市") if province.endswith("市") else None
-    end = address.find("市", len(province))
-    city = municipality or (address[len(province) : end] if end > len(province) else "")
-    if len(city) < 2 or owner.startswith(city):
+    city = city_of_address(address)
+    if city is None or len(city) < 2 or owner.startswith(city):
         return
     for lost in range(1, len(city)):
         if owner.startswith(city[lost:]):

@@ -67,6 +67,11 @@ def place_of_address(address: str) -> str | None:
     return next((place for place, _, _ in places() if address.startswith(place)), None)
 
 
+def city_of_address(address: str) -> str | None:
+    """That place's city (天津, 宁波), as a company registered there is named."""
+    return next((city for place, _, city in places() if address.startswith(place)), None)
+
+
 def place_distance(read: str, place: str) -> float:
     """Edit distance from what was read to a place; leading characters lost or added cost less."""
     previous = [LEAD_MISSING * k for k in range(len(place) + 1)]

@@ -313,8 +313,9 @@ def _repair_authority(
         place, rest = compact[:split], compact[split:]
         distance = min(_suffix_distance(rest, suffix) for suffix in _SUFFIXES)
         near, cost = nearest_place(place, plate_province) if split >= 2 else (place, UNKNOWN_PLACE)
-        if home and min(HOME_COST, place_distance(place, home)) < cost:
-            near, cost = home, min(HOME_COST, place_distance(place, home))
+        home_cost = min(HOME_COST, place_distance(place, home)) if home else UNKNOWN_PLACE
+        if home and home_cost < cost:
+            near, cost = home, home_cost
         known = near if cost < UNKNOWN_PLACE else None
         key = (distance + cost, distance, place[-1:] not in _PLACE_ENDS, -split, split, known)
         if best is None or key[:4] < best[:4]:
