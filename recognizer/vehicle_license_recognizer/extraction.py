@@ -293,6 +293,7 @@ def extract(lines: Sequence[Line]) -> Extraction:
     shifts = _print_shifts(placed, labels, fits)
     fields, confidence, boxes = _read_fields(placed, labels, fits, shifts)
     _pair_dates(fields, confidence)
+    _split_dimensions(fields, confidence)
     _repair_inspection(fields, confidence)
     _repair_company(fields, confidence)
     _repair_plate(fields, confidence)
@@ -385,17 +386,40 @@ _LETTER_FOR_DIGIT = str.maketrans(
 )
 
 
+_DIMENSIONS_AFTER = re.compile(r"(?<=[\u4e00-\u9fff])(\d{3,5}[×xX*=≈<>+÷]\d{3,5}[×xX*=≈<>+÷]\d{3,5}mm)$")
+
+
+def _split_dimensions(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """Both pages photographed side by side: the secondary page's gabarite (外廓尺寸) is printed on
+    the main page's address row, and with the secondary page's labels unread it is joined to the
+    address. An address ends in Chinese (号, 室): a length×width×height after it is the gabarite."""
+    address = fields.get("address", "")
+    match = _DIMENSIONS_AFTER.search(address)
+    if not match:
+        return
+    fields["address"] = address[: match.start()]
+    if not fields.get("gabarite"):
+        fields["gabarite"] = _clean_gabarite(match.group(1))
+        confidence["gabarite"] = min(confidence.get("address", 1.0), REPAIRED)
+
+
+_ZERO_LIKE = "689"  # digits a faint or dot-matrix 0 is read as
+
+
 def _repair_inspection(fields: dict[str, str], confidence: dict[str, float]) -> None:
     """An inspection record failing its format whose date and station code were read: the
     stamp's fixed words (检验有效期至) restored, a station province that is no province taken from
     the plate (the vehicle is inspected where it is registered), a digit where the station's letter
-    is printed read as that letter, anything read after the record dropped."""
+    is printed read as that letter, a month's leading 0 read as 8 (83月) restored, anything read
+    after the record dropped."""
     value = fields.get("inspection_record", "")
     check = FIELD_CHECKS["inspection_record"]
     match = _STATION.search(value)
     if not value or check(value) or not match:
         return
     year, month, province, letter, number = match.groups()
+    if not 1 <= int(month) <= 12 and month[0] in _ZERO_LIKE and month[1] != "0":
+        month = "0" + month[1]  # 83月: a month's leading 0 read as the digit it resembles
     plate = fields.get("plate_number", "")
     if province not in PROVINCES and plate[:1] in PROVINCES:
         province = plate[:1]
@@ -725,11 +749,14 @@ def _clean_unit(unit: str) -> Callable[[str], str]:
     return clean
 
 
+# what the multiplication sign between a gabarite's numbers is read as (faint, specked or
+# dot-matrix print): x, *, =, ≈, <, +, … between two digits
+_DIMENSION_SEPARATORS = re.compile(r"(?<=\d)[xX*=≈<>+÷хХ](?=\d)")
 MAX_LENGTH_MM = 25000  # a road vehicle's length (GB 1589 allows 22 m for a road train)
 
 
 def _clean_gabarite(text: str) -> str:
-    value = _clean_text(text).replace("x", "×").replace("X", "×").replace("*", "×")
+    value = _DIMENSION_SEPARATORS.sub("×", _clean_text(text))
     match = re.search(r"(\d{3,5})×(\d{3,5})×(\d{3,5})", value)
     if not match:
         return ""
@@ -812,6 +839,10 @@ def _clean_address(text: str) -> str:
     value = value[min(starts) :] if starts else value
     if re.search(r"[路街道巷弄]\d{1,4}$", value):
         value += "号"  # a road's number ends in 号: the last character was lost
+    # a flat is 号, then building 栋 and room 室: one of those two misread as a character it
+    # resembles (东 for 栋, 宣 for 室) where the other and the numbers around it were read
+    value = re.sub(r"(?<=号\d)(\d{0,2})[东冻陈拣炼练](?=\d{1,4}室$)", r"\1栋", value)
+    value = re.sub(r"(?<=栋\d)(\d{0,3})[宣至空宝宦]$", r"\1室", value)
     return _repair_address_place(value)
 
 
@@ -902,8 +933,9 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "address": lambda v: len(v) >= 4 and bool(re.match(r"[\u4e00-\u9fff]", v)),
     # 检验有效期至2024年10月川C(04): the date, then the station's plate prefix and number
     "inspection_record": lambda v: bool(
-        (m := re.fullmatch(r"检验有效期至\d{4}年\d{2}月([\u4e00-\u9fff])[A-Z]\(\d{2}\)", v))
-        and m.group(1) in PROVINCES
+        (m := re.fullmatch(r"检验有效期至\d{4}年(\d{2})月([\u4e00-\u9fff])[A-Z]\(\d{2}\)", v))
+        and 1 <= int(m.group(1)) <= 12
+        and m.group(2) in PROVINCES
     ),
 }
 

@@ -168,6 +168,12 @@ def test_values_printed_off_their_rows_are_given_to_the_labels_the_whole_print_i
         ("vehicle_type", "重型式费车", "重型式费车"),  # as near to 厢式 as to 罐式: left as read
         ("use_character", "非", "非营运"),
         ("vin", "18RLJZY7HHVK4PSD", "18RLJZY7HHVK4PSD"),  # L would not make the check digit agree
+        ("gabarite", "3930=1897=2607mm", "3930×1897×2607mm"),  # × read as = or ≈
+        ("gabarite", "外庸7寸6731×1584≈2159mm", "6731×1584×2159mm"),  # the label's misread glyphs before it
+        ("gabarite", "2024-06-01", ""),  # a date is no size
+        ("address", "重庆市渝中区科苑路371号9东996室", "重庆市渝中区科苑路371号9栋996室"),  # 东 for 栋
+        ("address", "山东省济南市江宁区学院路160号8栋2447宣", "山东省济南市江宁区学院路160号8栋2447室"),
+        ("address", "北京市海淀区人民路266号1栋9层", "北京市海淀区人民路266号1栋9层"),  # a floor stays
     ],
 )
 def test_values_are_cleaned_by_their_fields_format(name: str, read: str, value: str) -> None:
@@ -299,6 +305,10 @@ def company(owner: str, address: str, repaired: str) -> Case:
         inspection(
             "检验有效期至2030年06月", "川E12345", "检验有效期至2030年06月"
         ),  # no station read: as read
+        inspection("检验有效期至2028年83月鲁F(03)", "鲁F12345", "检验有效期至2028年03月鲁F(03)"),  # 8 for 0
+        inspection(
+            "检验有效期至2028年30月鲁F(03)", "鲁F12345", "检验有效期至2028年30月鲁F(03)"
+        ),  # 30 is 03 or 09 or 10: no month to choose, as read (and failing its format)
         company("津恒通运输有限公司", "天津市河西区东风路892号", "天津恒通运输有限公司"),
         company("波汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "宁波汇丰运输有限公司"),
         company("汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "汇丰运输有限公司"),  # nothing of 宁波
@@ -317,6 +327,54 @@ def test_a_field_is_restored_from_its_fixed_words_and_the_cards_other_fields(
     assert (confidence[name] < 0.8) is (repaired != read), "a restored value asks for a look"
     if name == INSPECTION:
         assert extraction.FIELD_CHECKS[name](repaired) is (repaired != read)
+
+
+@pytest.mark.parametrize(
+    ("address", "gabarite", "left", "size"),
+    [
+        (
+            "江苏省南京市南山区和平街842号7栋1483室9253×1790×2185mm",
+            "",
+            "江苏省南京市南山区和平街842号7栋1483室",
+            "9253×1790×2185mm",
+        ),
+        (
+            "江苏省南京市高新区长江路289号5005=2044=1004mm",
+            "5995×2044×1384mm",
+            "江苏省南京市高新区长江路289号",
+            "5995×2044×1384mm",
+        ),
+        ("江苏省南京市高新区长江路2890号", "", "江苏省南京市高新区长江路2890号", ""),
+    ],
+)
+def test_a_gabarite_joined_to_the_address_across_the_pages_is_the_gabarite(
+    address: str, gabarite: str, left: str, size: str
+) -> None:
+    from vehicle_license_recognizer.extraction import FIELD_CHECKS, _split_dimensions
+
+    fields, confidence = {"address": address, "gabarite": gabarite}, {"address": 0.95, "gabarite": 0.9}
+    _split_dimensions(fields, confidence)
+    assert fields == {"address": left, "gabarite": size}
+    assert FIELD_CHECKS["address"](fields["address"])
+    moved = size and not gabarite
+    assert (confidence["gabarite"] < 0.8) is bool(moved), "a size taken from another line asks for a look"
+
+
+def test_freed_memory_is_handed_back_above_the_threshold_only() -> None:
+    from vehicle_license_recognizer.memory import release_freed_memory, resident_bytes
+
+    if not resident_bytes():
+        pytest.skip("no /proc: resident memory cannot be read here")
+    assert release_freed_memory(above=resident_bytes() + 2**30) is False, "below the threshold: left alone"
+    # 200 MB of 8 KB blocks (malloc's heap, not mmap), freed behind a block that stays: the heap
+    # cannot shrink from its top, only malloc_trim returns the free pages inside it
+    blocks = [bytearray(8192) for _ in range(25_000)]
+    kept = bytearray(8192)
+    held = resident_bytes()
+    del blocks
+    assert release_freed_memory(above=0) is True
+    assert resident_bytes() < held - 100 * 2**20, "the freed blocks' pages went back to the system"
+    del kept
 
 
 def test_a_long_label_with_two_characters_misread_is_that_label_and_no_value() -> None:
