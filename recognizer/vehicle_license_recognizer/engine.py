@@ -23,6 +23,7 @@ from vehicle_license_intake.upstream.errors import UpstreamRejectedImage
 from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.extraction import FIELD_CHECKS, REPAIRED, Extraction, _any, extract
 from vehicle_license_recognizer.form import PAGES
+from vehicle_license_recognizer.memory import release_freed_memory
 from vehicle_license_recognizer.ocr import Bounds, Line, OcrEngine, Quad, Reading, bounds, rotate_point
 from vehicle_license_recognizer.places import place_of_address
 from vehicle_license_recognizer.stamp import read_stamp
@@ -73,6 +74,12 @@ class LocalRecognizer:
 
     # -- recognition ------------------------------------------------------------------------
     def read(self, image: bytes) -> LocalResult | None:
+        try:
+            return self._read(image)
+        finally:
+            release_freed_memory()  # the image's arrays are freed: give the pages back
+
+    def _read(self, image: bytes) -> LocalResult | None:
         import numpy as np
 
         started = time.perf_counter()
