@@ -351,7 +351,7 @@ def render_report(
             for size in ("small", "medium", "large")
             if score.seconds_by_size.get(size)
         )
-        + f". CPU seconds per image (the process's own, unaffected by other work on the machine): "
+        + f". CPU seconds per image (the process's own: other processes' work does not count, but this virtual machine's host speed varies from hour to hour by about 10 %): "
         f"median {statistics.median(score.cpu_seconds):.2f}, p95 {percentile(score.cpu_seconds, 0.95):.2f}, "
         f"max {max(score.cpu_seconds):.2f}. Peak memory (RSS) {peak:.0f} MB.",
         "",
