@@ -378,6 +378,9 @@ def _pair_dates(fields: dict[str, str], confidence: dict[str, float]) -> None:
             fields[name] = model
 
 
+# the multiplication sign between a gabarite's numbers, and what it is read as in faint, specked
+# or dot-matrix print: x, *, =, ≈, <, +, …
+_TIMES = "×xX*=≈<>+÷хХ"
 _STATION = re.compile(r"(\d{4})年(\d{2})月(.?)([A-Z0-9])\((\d{2})\)")
 # a letter read as the digit it resembles (the station's code is a plate letter): the VIN's
 # confusions of a digit for a letter, and 6 for G
@@ -386,7 +389,7 @@ _LETTER_FOR_DIGIT = str.maketrans(
 )
 
 
-_DIMENSIONS_AFTER = re.compile(r"(?<=[\u4e00-\u9fff])(\d{3,5}[×xX*=≈<>+÷]\d{3,5}[×xX*=≈<>+÷]\d{3,5}mm)$")
+_DIMENSIONS_AFTER = re.compile(rf"(?<=[\u4e00-\u9fff])(\d{{3,5}}[{_TIMES}]\d{{3,5}}[{_TIMES}]\d{{3,5}}mm)$")
 
 
 def _split_dimensions(fields: dict[str, str], confidence: dict[str, float]) -> None:
@@ -749,9 +752,7 @@ def _clean_unit(unit: str) -> Callable[[str], str]:
     return clean
 
 
-# what the multiplication sign between a gabarite's numbers is read as (faint, specked or
-# dot-matrix print): x, *, =, ≈, <, +, … between two digits
-_DIMENSION_SEPARATORS = re.compile(r"(?<=\d)[xX*=≈<>+÷хХ](?=\d)")
+_DIMENSION_SEPARATORS = re.compile(rf"(?<=\d)[{_TIMES}](?=\d)")
 MAX_LENGTH_MM = 25000  # a road vehicle's length (GB 1589 allows 22 m for a road train)
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -117,31 +117,30 @@ class Raw:
     text: str
 
 
+def each_raw(value: Any, swap: Callable[[Raw], Any]) -> Any:
+    """The value with every raw fragment in it swapped."""
+    if isinstance(value, Raw):
+        return swap(value)
+    if isinstance(value, dict):
+        return {key: each_raw(item, swap) for key, item in value.items()}
+    if isinstance(value, list):
+        return [each_raw(item, swap) for item in value]
+    return value
+
+
 def plain(value: Any) -> Any:
     """The value as the handler receives JSON: a raw fragment is the text it holds."""
-    if isinstance(value, Raw):
-        return value.text
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
+    return each_raw(value, lambda raw: raw.text)
 
 
 def encode(document: Any, *, ensure_ascii: bool) -> bytes:
     fragments: list[str] = []
 
-    def swap(value: Any) -> Any:
-        if isinstance(value, Raw):
-            fragments.append(value.text)
-            return f"\x00raw{len(fragments) - 1}\x00"
-        if isinstance(value, dict):
-            return {key: swap(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [swap(item) for item in value]
-        return value
+    def placeholder(raw: Raw) -> str:
+        fragments.append(raw.text)
+        return f"\x00raw{len(fragments) - 1}\x00"
 
-    text = json.dumps(swap(document), ensure_ascii=ensure_ascii)
+    text = json.dumps(each_raw(document, placeholder), ensure_ascii=ensure_ascii)
     for index, fragment in enumerate(fragments):
         text = text.replace(json.dumps(f"\x00raw{index}\x00"), fragment, 1)
     return text.encode("utf-8", "surrogatepass")  # lone surrogates as UTF-8 would write them
