@@ -294,6 +294,7 @@ def extract(lines: Sequence[Line]) -> Extraction:
     fields, confidence, boxes = _read_fields(placed, labels, fits, shifts)
     _pair_dates(fields, confidence)
     _split_dimensions(fields, confidence)
+    _tidy_remarks(fields, confidence)
     _repair_inspection(fields, confidence)
     _repair_company(fields, confidence)
     _repair_plate(fields, confidence)
@@ -360,7 +361,14 @@ def _read_fields(
 
 def _pair_dates(fields: dict[str, str], confidence: dict[str, float]) -> None:
     """The register and issue dates share a row and are most often the same day: a date that is
-    no date (month 66, year 2817) a digit or two away from the other, valid one is that one."""
+    no date (month 66, year 2817) a digit or two away from the other, valid one is that one.
+    First a date that is no date is restored on its own where a digit's shape decides it (a
+    month's or the decade's 0 read as 8, a year's 2 as 7)."""
+    for name in ("register_date", "issue_date"):
+        restored = _restore_date(fields.get(name, ""))
+        if restored:
+            fields[name] = restored
+            confidence[name] = min(confidence.get(name, 1.0), REPAIRED)
     for name, other in (("register_date", "issue_date"), ("issue_date", "register_date")):
         value, model = fields.get(name, ""), fields.get(other, "")
         if not value or _date_ok(value) or not _date_ok(model) or len(value) != len(model):
@@ -406,7 +414,65 @@ def _split_dimensions(fields: dict[str, str], confidence: dict[str, float]) -> N
         confidence["gabarite"] = min(confidence.get("address", 1.0), REPAIRED)
 
 
+_RECORD_IN_REMARKS = re.compile(r"\d{4}年\d{1,2}月.{0,2}[A-Z0-9]\(\d{2}\)")
+_DIMENSIONS = re.compile(rf"\d{{3,5}}[{_TIMES}]\d{{3,5}}")
+_LABEL_TEXTS = tuple(LABELS)
+
+
+def _tidy_remarks(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """The remarks (备注) row is free text with no label of its own on the value's right, so what
+    strays onto it is read as a remark: the inspection stamp printed over it (检验有效期至…年…月
+    川D(08)) is the inspection record (taken when that field is empty or fails its format), a
+    gabarite's numbers are the gabarite (taken when it is empty), and a label's characters, a
+    lone character or a speck are no remark."""
+    value = fields.get("remarks", "")
+    if not value:
+        return
+    record = FIELD_CHECKS["inspection_record"]
+    if _RECORD_IN_REMARKS.search(value):
+        if not record(fields.get("inspection_record", "")):
+            fields["inspection_record"] = value
+            confidence["inspection_record"] = min(confidence.get("remarks", 1.0), REPAIRED)
+    elif _DIMENSIONS.search(value):
+        size = _clean_gabarite(value)
+        if size and not fields.get("gabarite"):
+            fields["gabarite"] = size
+            confidence["gabarite"] = min(confidence.get("remarks", 1.0), REPAIRED)
+    elif len(_letters_of(value)) > 1 and not any(_letters_of(value) in label for label in _LABEL_TEXTS):
+        return
+    fields["remarks"] = ""
+    confidence["remarks"] = REPAIRED
+
+
+def _letters_of(text: str) -> str:
+    return "".join(c for c in text if c.isalnum())
+
+
 _ZERO_LIKE = "689"  # digits a faint or dot-matrix 0 is read as
+
+
+def _month_restored(month: str) -> str:
+    """A month that is none (83, 91) whose leading 0 was read as a digit it resembles: 03, 01."""
+    if not 1 <= int(month) <= 12 and month[0] in _ZERO_LIKE and month[1] != "0":
+        return "0" + month[1]
+    return month
+
+
+def _restore_date(value: str) -> str | None:
+    """A date failing its format whose year or month passes once one digit is read as the one it
+    resembles: the decade's 0 read as 8 or 9 (2908), the century's 2 as 7 (7024), a month's 0
+    (2024-91-12). None when no such reading makes it a date."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value)
+    if not match or _date_ok(value):
+        return None
+    year, month, day = match.groups()
+    if not _date_ok(f"{year}-01-01"):
+        if year[1] in _ZERO_LIKE and year[0] == "2":
+            year = "20" + year[2:]
+        elif year[0] == "7" and year[1] == "0":
+            year = "2" + year[1:]
+    restored = f"{year}-{_month_restored(month)}-{day}"
+    return restored if _date_ok(restored) else None
 
 
 def _repair_inspection(fields: dict[str, str], confidence: dict[str, float]) -> None:
@@ -421,8 +487,7 @@ def _repair_inspection(fields: dict[str, str], confidence: dict[str, float]) -> 
     if not value or check(value) or not match:
         return
     year, month, province, letter, number = match.groups()
-    if not 1 <= int(month) <= 12 and month[0] in _ZERO_LIKE and month[1] != "0":
-        month = "0" + month[1]  # 83月: a month's leading 0 read as the digit it resembles
+    month = _month_restored(month)  # 83月: a month's leading 0 read as the digit it resembles
     plate = fields.get("plate_number", "")
     if province not in PROVINCES and plate[:1] in PROVINCES:
         province = plate[:1]
@@ -449,14 +514,22 @@ def _repair_company(fields: dict[str, str], confidence: dict[str, float]) -> Non
             return
 
 
+# the letters a digit is read for that no other letter is (6 is read for G and for B: left)
+_PLATE_LETTER_READ_AS = {digit: letters[0] for digit, letters in OCR_CONFUSIONS.items() if digit.isdigit()}
+
+
 def _repair_plate(fields: dict[str, str], confidence: dict[str, float]) -> None:
     """A plate that fails its patterns but passes them without one of its characters (a speck or
-    a stray letter read beside it) is that plate."""
+    a stray letter read beside it), or with its office letter read as a digit, is that plate."""
     plate = fields.get("plate_number", "")
     if not plate or _plate_ok(plate):
         return
     shorter = {plate[:i] + plate[i + 1 :] for i in range(len(plate))}
     valid = [candidate for candidate in shorter if _plate_ok(candidate)]
+    if not valid and plate[:1] in PROVINCES and plate[1:2] in _PLATE_LETTER_READ_AS:
+        # the office's letter after the province read as the digit it resembles (沪561E5E)
+        valid = [plate[0] + _PLATE_LETTER_READ_AS[plate[1]] + plate[2:]]
+        valid = [candidate for candidate in valid if _plate_ok(candidate)]
     if len(valid) == 1:
         fields["plate_number"] = valid[0]
         confidence["plate_number"] = min(confidence.get("plate_number", 1.0), REPAIRED)
@@ -618,8 +691,11 @@ def _unchanged(_: str, __: str) -> float:
     return 1.0
 
 
-# The end of a watermark (样例图片) read into the value it crosses.
-WATERMARK_TAIL = re.compile(r"样?例图片$")
+# The end of a watermark (样例图片) read into the value it crosses, and a web address's (ww.che,
+# WW.CHES: www. with a w lost): no license value holds a web address.
+WATERMARK_TAIL = re.compile(
+    r"样?例图片$|(?i:w{2,3})\.[A-Za-z]{2,}[A-Za-z.]*$|(?<![A-Za-z])w\.[a-z]{2,}[a-z.]*$"
+)
 
 
 def _clean_text(text: str) -> str:
@@ -803,10 +879,25 @@ def _clean_vehicle_type(text: str) -> str:
     if nearest is None and value.endswith("车"):
         # the size class lost or misread (型轿车, 董型厢式货车): the size most such vehicles are
         # registered in, to be confirmed by a look
-        kind = value[2:] if len(value) > 3 and value[1] == "型" else value[1:] if value[0] == "型" else ""
-        size = "重型" if re.search("挂车|牵引车", kind) else "轻型" if "货" in kind else "小型"
-        nearest = size + kind if size + kind in VEHICLE_TYPES else None
+        kind = value[2:] if len(value) > 3 and value[1] == "型" else value[1:] if value[0] == "型" else value
+        nearest = _usual_size(kind) + kind if _usual_size(kind) + kind in VEHICLE_TYPES else None
+    if nearest is None and len(value) >= 2:
+        # characters lost inside the name (越野车, 型面): the one kind of vehicle whose names hold
+        # what was read in order, in the size read (重…) or the usual one
+        from vehicle_license_recognizer.stamp import _within
+
+        fits = [name for name in VEHICLE_TYPES if _within(value, name)]
+        kinds = {name[2:] if name[1:2] == "型" else name for name in fits}
+        if len(kinds) == 1:
+            kind = kinds.pop()
+            size = value[0] + "型" if value[0] in _SIZE_CLASSES else _usual_size(kind)
+            nearest = size + kind if size + kind in fits else None
     return nearest or value
+
+
+def _usual_size(kind: str) -> str:
+    """The size most vehicles of a kind are registered in (a look confirms it)."""
+    return "重型" if re.search("挂车|牵引车", kind) else "轻型" if "货" in kind else "小型"
 
 
 def _vehicle_type_ok(value: str) -> bool:

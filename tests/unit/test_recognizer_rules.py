@@ -174,6 +174,13 @@ def test_values_printed_off_their_rows_are_given_to_the_labels_the_whole_print_i
         ("address", "重庆市渝中区科苑路371号9东996室", "重庆市渝中区科苑路371号9栋996室"),  # 东 for 栋
         ("address", "山东省济南市江宁区学院路160号8栋2447宣", "山东省济南市江宁区学院路160号8栋2447室"),
         ("address", "北京市海淀区人民路266号1栋9层", "北京市海淀区人民路266号1栋9层"),  # a floor stays
+        ("vehicle_type", "越野客车", "小型越野客车"),  # the size class lost with its 型
+        ("vehicle_type", "越野车", "小型越野客车"),  # characters lost inside: one kind holds them
+        ("vehicle_type", "型面", "小型面包车"),
+        ("vehicle_type", "重车", "重车"),  # every heavy vehicle holds 重…车: left as read
+        ("address", "天津市南开区和平街335号15栋1989室ww.che", "天津市南开区和平街335号15栋1989室"),
+        ("model", "解放牌1SFGM2WW.CHES", "解放牌1SFGM2"),  # a web watermark's address (www.) after it
+        ("model", "解放牌1SFGM2WW", "解放牌1SFGM2WW"),  # letters of the code stay
     ],
 )
 def test_values_are_cleaned_by_their_fields_format(name: str, read: str, value: str) -> None:
@@ -261,7 +268,8 @@ def test_a_stamp_read_too_badly_gives_no_authority(read: str, plate_province: st
         ("vehicle_type", "型平板半挂车", "重型平板半挂车"),  # the size lost: semi-trailers are heavy
         ("vehicle_type", "型普通客车", "小型普通客车"),  # buses and cars mostly small
         ("vehicle_type", "董型厢式货车", "轻型厢式货车"),  # goods vehicles mostly light
-        ("vehicle_type", "通客车", "通客车"),  # too little read: left, and it fails its format
+        ("vehicle_type", "通客车", "小型普通客车"),  # only 普通客车 holds 通…客车
+        ("vehicle_type", "客车", "客车"),  # too little read: left, and it fails its format
         ("address", "津市河西区东风路892号", "天津市河西区东风路892号"),
         ("address", "江苏省无锡市南山区东风路416", "江苏省无锡市南山区东风路416号"),  # 号 lost
         ("address", "属庆市江北区长江路85号", "重庆市江北区长江路85号"),
@@ -465,3 +473,72 @@ def test_an_owner_is_a_person_with_a_surname_or_an_organisation(owner: str, pass
     from vehicle_license_recognizer.extraction import FIELD_CHECKS
 
     assert FIELD_CHECKS["owner"](owner) is passes
+
+
+@pytest.mark.parametrize(
+    ("remarks", "fields", "moved"),
+    [
+        # the inspection stamp printed over the remarks' row is the record
+        ("检验期至2025年01月川D(08)", {INSPECTION: ""}, {INSPECTION: "检验有效期至2025年01月川D(08)"}),
+        ("6089<1574×2469mm", {"gabarite": ""}, {"gabarite": "6089×1574×2469mm"}),
+        ("1536×3803mm", {"gabarite": "3642×1536×3803mm"}, {"gabarite": "3642×1536×3803mm"}),
+        ("准牵引总", {}, {}),  # a label's characters
+        ("考", {}, {}),  # a lone character
+        ("。", {}, {}),
+        ("营转非", {}, {"remarks": "营转非"}),  # a remark stays
+        ("2024年05月转入", {}, {"remarks": "2024年05月转入"}),  # a date is no inspection stamp
+    ],
+)
+def test_what_strays_onto_the_remarks_row_is_no_remark(
+    remarks: str, fields: dict[str, str], moved: dict[str, str]
+) -> None:
+    from vehicle_license_recognizer.extraction import FIELD_CHECKS, _repair_inspection, _tidy_remarks
+
+    read = {"remarks": remarks, "plate_number": "川D12345", **fields}
+    confidence = {"remarks": 0.9, **dict.fromkeys(fields, 0.95)}
+    _tidy_remarks(read, confidence)
+    _repair_inspection(read, confidence)
+    assert read == {**fields, "plate_number": "川D12345", "remarks": "", **moved}
+    for name in set(moved) - {"remarks"}:
+        assert FIELD_CHECKS[name](read[name])
+        assert (confidence[name] < 0.8) is (fields[name] != moved[name]), "a moved value asks for a look"
+
+
+@pytest.mark.parametrize(
+    ("register", "issue", "restored"),
+    [
+        ("2025-06-24", "2025-86-24", ("2025-06-24", "2025-06-24")),  # a month's 0 read as 8
+        ("2008-08-75", "2908-08-25", ("2008-08-25", "2008-08-25")),  # the decade's 0 as 9, then paired
+        ("7024-01-12", "2024-91-12", ("2024-01-12", "2024-01-12")),  # the century's 2 as 7
+        ("2024-30-01", "2024-30-01", ("2024-30-01", "2024-30-01")),  # 03, 09 or 10: left as read
+    ],
+)
+def test_a_date_that_is_no_date_is_restored_where_a_digits_shape_decides(
+    register: str, issue: str, restored: tuple[str, str]
+) -> None:
+    from vehicle_license_recognizer.extraction import _pair_dates
+
+    fields = {"register_date": register, "issue_date": issue}
+    confidence = {"register_date": 0.95, "issue_date": 0.95}
+    _pair_dates(fields, confidence)
+    assert (fields["register_date"], fields["issue_date"]) == restored
+    for name, read in (("register_date", register), ("issue_date", issue)):
+        assert (confidence[name] < 0.8) is (fields[name] != read), "a restored date asks for a look"
+
+
+@pytest.mark.parametrize(
+    ("read", "plate"),
+    [
+        ("沪561E5E", "沪S61E5E"),  # the office letter S read as 5
+        ("鄂8320A7", "鄂B320A7"),
+        ("鄂6320A7", "鄂6320A7"),  # 6 is read for G and for B: left, failing its format
+        ("使649872", "使649872"),  # an embassy's plate is digits
+    ],
+)
+def test_a_plates_office_letter_read_as_a_digit_is_restored(read: str, plate: str) -> None:
+    from vehicle_license_recognizer.extraction import _repair_plate
+
+    fields, confidence = {"plate_number": read}, {"plate_number": 0.95}
+    _repair_plate(fields, confidence)
+    assert fields["plate_number"] == plate
+    assert (confidence["plate_number"] < 0.8) is (plate != read)
