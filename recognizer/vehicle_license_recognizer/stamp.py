@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 MIN_RED_FRACTION = 0.01  # of the region searched: less red than this is no stamp
 STAMP_LINE_HEIGHT = 64
+MIN_REDNESS = 20.0  # the least redness that is stamp ink (a washed-out photo's stamp reaches ~35)
+BLACK_IN_RED = 0.55  # of the region's light level in the red channel: darker is black print
 NOT_RED = 12  # redness (red minus the mean of green and blue) below which a pixel is no stamp ink  # pixels: the stamp is scaled so its lines are read at this height
 
 _SUFFIXES = (
@@ -96,7 +98,7 @@ def read_stamp(
     redness[red.mean(axis=1) > BANNER_COVER, :] = 0
     redness[:, red.mean(axis=0) > BANNER_COVER] = 0
     strongest = float(np.percentile(redness, 99.5))
-    threshold = max(35.0, 0.45 * strongest)
+    threshold = max(MIN_REDNESS, 0.45 * strongest)
     mask = (redness > threshold).astype(np.uint8)
     if int(mask.sum()) < max(40, MIN_RED_FRACTION * mask.size):
         return None
@@ -135,8 +137,9 @@ def read_stamp(
     # channel keeps the strokes' shapes where a redness map blurs faded ink into blobs.
     green = region[y0:y1, x0:x1, 1].astype(np.float32)
     dark, light = np.percentile(green, 1), np.percentile(green, 90)
-    ink = np.clip((green - dark) * (255.0 / max(1.0, light - dark)), 0, 255).astype(np.uint8)
+    stretched = np.clip((green - dark) * (255.0 / max(1.0, light - dark)), 0, 255).astype(np.uint8)
     # black print beside or under the stamp (a label's first character) is no part of it
+    ink = stretched.copy()
     ink[redness[y0:y1, x0:x1] < NOT_RED] = 255
     box: Quad = (
         (left + x0 / enlarge, top + y0 / enlarge),
@@ -144,11 +147,18 @@ def read_stamp(
         (left + x1 / enlarge, top + y1 / enlarge),
         (left + x0 / enlarge, top + y1 / enlarge),
     )
-    read = _read_lines(ink, ocr)
-    if read is not None:
-        repaired = repair_authority(*read, plate_province, home)
+    # A washed-out or blurred stamp's faint strokes are barely red: where the redness mask loses
+    # them, black print is told apart by its red channel instead (dark in every channel, where
+    # red ink stays light in red).
+    reds = region[y0:y1, x0:x1, 0].astype(np.float32)
+    plain = stretched.copy()
+    plain[reds < BLACK_IN_RED * np.percentile(reds, 90)] = 255
+    for variant in (ink, plain):
+        read = _read_lines(variant, ocr)
+        repaired = repair_authority(*read, plate_province, home) if read is not None else None
         if repaired is not None:
-            return StampReading(repaired[0], repaired[1], box)
+            confidence = repaired[1] if variant is ink else min(repaired[1], REPAIRED)
+            return StampReading(repaired[0], confidence, box)
     from vehicle_license_recognizer.seal import read_round_seal
 
     round_read = read_round_seal(rgb[top:bottom, left:right], ocr.read_single_line)
