@@ -202,9 +202,17 @@ def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[
         scores_read = (
             line.char_scores if len(line.char_scores) == len(line.text) else (line.score,) * len(line.text)
         )
-        kept = [(c, p) for c, p in zip(to_simplified(line.text), scores_read, strict=True) if not c.isspace()]
-        text = "".join(c for c, _ in kept)
-        scores = tuple(p for _, p in kept)
+        runners_read = (
+            line.alternatives if len(line.alternatives) == len(line.text) else ("",) * len(line.text)
+        )
+        kept = [
+            (c, p, to_simplified(r))
+            for c, p, r in zip(to_simplified(line.text), scores_read, runners_read, strict=True)
+            if not c.isspace()
+        ]
+        text = "".join(c for c, _, _ in kept)
+        scores = tuple(p for _, p, _ in kept)
+        runners_up = tuple(r for _, _, r in kept)
         title = TITLE in text or (len(text) >= 4 and text in TITLE)  # the title, or a piece of it
         if not text or title or _is_english(line.text) or WATERMARK.search(text):
             continue
@@ -222,7 +230,7 @@ def _tokens(lines: Sequence[Line]) -> tuple[list[tuple[str, Line, float]], list[
             stop = position + inside[0] if inside else len(text)
             for a, b in _pieces(text, position, stop):
                 start, end = _fraction(text, a), _fraction(text, b)
-                piece = Line(text[a:b], _part(line, start, end), line.score, scores[a:b])
+                piece = Line(text[a:b], _part(line, start, end), line.score, scores[a:b], runners_up[a:b])
                 values.append(_Value(piece, text[a:b]))
             position = stop
     return labels, values
@@ -616,6 +624,7 @@ def _assign(value: _Value, labels: Sequence[_Label]) -> None:
     label = best[2]
     text = value.text
     scores = line.char_scores or (line.score,) * len(text)
+    runners_up = line.alternatives if len(line.alternatives) == len(text) else ("",) * len(text)
     if label.missing and label.name != "inspection_record":
         # the label's unread characters, printed before the value (a second-pass print
         # overlapping its label): not part of it
@@ -623,8 +632,28 @@ def _assign(value: _Value, labels: Sequence[_Label]) -> None:
         if not stripped:
             return
         scores = scores[len(text) - len(stripped) :]
+        runners_up = runners_up[len(text) - len(stripped) :]
         text = stripped
-    label.candidates.append((best[0] + label.right, text, _certainty(text, scores), line.box))
+    certainty = _certainty(text, scores)
+    if label.name == "owner" and _clean_text(text) == text:
+        surnamed = _surname_from_runners_up(text, runners_up)
+        if surnamed is not None:
+            text, certainty = surnamed, min(certainty, REPAIRED)
+    label.candidates.append((best[0] + label.right, text, certainty, line.box))
+
+
+def _surname_from_runners_up(name: str, runners_up: Sequence[str]) -> str | None:
+    """A person's name whose first character is no surname, where one of the model's runners-up
+    for that character is (淄 read, 潘 second): the name with that surname. An organisation, a
+    name in Latin letters or one the runners-up say nothing of is left as read."""
+    if not 2 <= len(name) <= 4 or not runners_up or len(runners_up) < len(name):
+        return None
+    if name[0] in SURNAMES or not _owner_shape(name) or name.endswith(ORGANISATION_ENDS):
+        return None
+    if re.search(r"[A-Za-z·]", name):
+        return None
+    surname = next((c for c in runners_up[0] if c in SURNAMES), None)
+    return surname + name[1:] if surname else None
 
 
 def _union(quads: Sequence[Quad]) -> Quad:

@@ -34,6 +34,8 @@ REC_BATCH = 3
 REGION_HEIGHT = 96  # pixels: a value's region is re-detected at this height (about two lines)
 REGION_CONTRAST = 3.0  # CLAHE's clip limit on a re-detected region
 REGION_PAD = 16  # pixels of the region's own edge repeated around it (detection needs a margin)
+ALTERNATIVES = 4  # runners-up kept for each character read
+ALTERNATIVE_MIN = 0.01  # the least probability a runner-up needs
 TALL = 1.5  # a box this much taller than wide is text running down the page (RapidOCR's own rule)
 
 
@@ -45,6 +47,9 @@ class Line:
     box: Quad
     score: float
     char_scores: tuple[float, ...] = ()  # each character's probability, when known
+    # each character's runners-up, most likely first (the model gave each ALTERNATIVE_MIN or
+    # more where it read the character), when known
+    alternatives: tuple[str, ...] = ()
 
     @property
     def height(self) -> float:
@@ -173,11 +178,12 @@ class OcrEngine:
         found = [_ordered(tuple((float(x), float(y)) for x, y in box)) for box in output.boxes]
         texts = self.recognize_characters([crop(region, box) for box in found])
         lines = []
-        for box, (text, score, scores) in zip(found, texts, strict=True):
+        for box, (text, score, scores, runners_up) in zip(found, texts, strict=True):
             if not text.strip() or score < 0.5:
                 continue
             points = cv2.perspectiveTransform(np.array([box], np.float32), back)[0]
-            lines.append(Line(text, _ordered(tuple((float(x), float(y)) for x, y in points)), score, scores))
+            quad = _ordered(tuple((float(x), float(y)) for x, y in points))
+            lines.append(Line(text, quad, score, scores, runners_up))
         return lines
 
     def upside_down_votes(self, crops: list[Any]) -> tuple[int, int]:
@@ -201,24 +207,39 @@ class OcrEngine:
         """(text, score) of each crop: the score is the least certain character's probability (the
         model's mean over a line hides one misread character among many)."""
         return [
-            (text, min(scores, default=score)) for text, score, scores in self.recognize_characters(crops)
+            (text, min(scores, default=score)) for text, score, scores, _ in self.recognize_characters(crops)
         ]
 
-    def recognize_characters(self, crops: list[Any]) -> list[tuple[str, float, tuple[float, ...]]]:
-        """(text, mean score, each character's probability) of each crop."""
+    def recognize_characters(
+        self, crops: list[Any]
+    ) -> list[tuple[str, float, tuple[float, ...], tuple[str, ...]]]:
+        """(text, mean score, each character's probability, each character's runners-up) of each
+        crop. The runners-up come from the model's output per time step, which RapidOCR's decoder
+        reduces to the best path: it is recorded on its way to the decoder."""
         if not crops:
             return []
         from rapidocr.ch_ppocr_rec.typings import TextRecInput
 
         engine = self._ocr()
         with self._lock:
-            output = engine._load_rec_model()(TextRecInput(img=crops, return_word_box=True))
+            model = engine._load_rec_model()
+            decoder = model.postprocess_op
+            batches: list[Any] = []
+            model.postprocess_op = _Recording(decoder, batches)
+            try:
+                output = model(TextRecInput(img=crops, return_word_box=True))
+            finally:
+                model.postprocess_op = decoder
+        outputs = _per_crop(batches, crops, int(model.rec_batch_num))
         read = []
-        for text, score, words in zip(output.txts, output.scores, output.word_results, strict=True):
+        for index, (text, score, words) in enumerate(
+            zip(output.txts, output.scores, output.word_results, strict=True)
+        ):
             confs = tuple(float(c) for c in (getattr(words, "confs", None) or ()))
             if len(confs) != len(text):
                 confs = (float(score),) * len(text)
-            read.append((str(text), float(score), confs))
+            runners_up = runners_up_of(outputs.get(index), decoder.character, str(text))
+            read.append((str(text), float(score), confs, runners_up))
         return read
 
     def read_single_line(self, image: Any) -> tuple[str, float] | None:
@@ -242,8 +263,8 @@ class OcrEngine:
         crops = [crop(upright, box) for box in boxes]
         texts = self.recognize_characters(crops)
         lines = [
-            Line(text, box, score, scores)
-            for box, (text, score, scores) in zip(boxes, texts, strict=True)
+            Line(text, box, score, scores, runners_up)
+            for box, (text, score, scores, runners_up) in zip(boxes, texts, strict=True)
             if text.strip() and score >= min_score
         ]
         return Reading(lines, turns, upright)
@@ -263,6 +284,63 @@ class OcrEngine:
             # down the page, which was turned clockwise
             return 3 if flipped else 1
         return 2 if flipped else 0
+
+
+class _Recording:
+    """The recognition model's decoder, recording each batch's output before decoding it."""
+
+    def __init__(self, decoder: Any, batches: list[Any]) -> None:
+        self._decoder, self._batches = decoder, batches
+
+    def __call__(self, preds: Any, *args: Any, **kwargs: Any) -> Any:
+        self._batches.append(preds)
+        return self._decoder(preds, *args, **kwargs)
+
+
+def _per_crop(batches: list[Any], crops: list[Any], batch_size: int) -> dict[int, Any]:
+    """Each crop's output (time steps x characters): the model reads the crops in batches sorted
+    by their width-to-height ratio, as RapidOCR sorts them."""
+    import numpy as np
+
+    order = np.argsort(np.array([c.shape[1] / float(c.shape[0]) for c in crops]))
+    outputs: dict[int, Any] = {}
+    for number, batch in enumerate(batches):
+        for row in range(batch.shape[0]):
+            position = number * batch_size + row
+            if position < len(order):
+                outputs[int(order[position])] = batch[row]
+    return outputs
+
+
+def runners_up_of(output: Any, characters: list[str], text: str) -> tuple[str, ...]:
+    """For each character of the best path's text, the other characters the model gave at least
+    ALTERNATIVE_MIN over that character's time steps, most likely first; () when the output does
+    not decode to `text` (it is not the crop's)."""
+    import numpy as np
+
+    if output is None or not text:
+        return ()
+    best = output.argmax(axis=1)
+    spans: list[tuple[int, int]] = []
+    for step, index in enumerate(best):
+        if index == 0:
+            continue
+        if step and best[step - 1] == index and spans and spans[-1][1] == step:
+            spans[-1] = (spans[-1][0], step + 1)
+        else:
+            spans.append((step, step + 1))
+    if "".join(characters[int(best[a])] for a, _ in spans) != text:
+        return ()
+    runners_up = []
+    for a, b in spans:
+        probabilities = output[a:b].max(axis=0)
+        top = np.argpartition(-probabilities, ALTERNATIVES)[: ALTERNATIVES + 1]
+        chosen = int(best[a])
+        ranked = sorted((int(i) for i in top if int(i) not in (0, chosen)), key=lambda i: -probabilities[i])
+        runners_up.append(
+            "".join(characters[i] for i in ranked if probabilities[i] >= ALTERNATIVE_MIN)[:ALTERNATIVES]
+        )
+    return tuple(runners_up)
 
 
 def _one_in_other(a: str, b: str) -> bool:

@@ -542,3 +542,62 @@ def test_a_plates_office_letter_read_as_a_digit_is_restored(read: str, plate: st
     _repair_plate(fields, confidence)
     assert fields["plate_number"] == plate
     assert (confidence["plate_number"] < 0.8) is (plate != read)
+
+
+def test_each_characters_runners_up_come_from_its_time_steps_most_likely_first() -> None:
+    import numpy as np
+
+    from vehicle_license_recognizer.ocr import runners_up_of
+
+    characters = ["blank", "淄", "潘", "酒", "伟", "霞", "x"]
+
+    def step(**probabilities: float) -> list[float]:
+        row = [0.0] * len(characters)
+        for name, p in probabilities.items():
+            row[characters.index(name) if name != "blank" else 0] = p
+        return row
+
+    output = np.array(
+        [
+            step(blank=0.9, x=0.1),
+            step(淄=0.5, 潘=0.3, 酒=0.2),
+            step(淄=0.6, 酒=0.35, x=0.005),  # the same character over two steps: its best of each
+            step(blank=1.0),
+            step(伟=0.99, 霞=0.01),
+            step(blank=0.8, 伟=0.2),
+            step(伟=0.9, x=0.1),  # 伟 again after a blank: a second character
+            step(霞=1.0),
+        ]
+    )
+    assert runners_up_of(output, characters, "淄伟伟霞") == ("酒潘", "霞", "x", "")
+    assert runners_up_of(output, characters, "淄伟霞") == (), "an output that is not the crop's says nothing"
+    assert runners_up_of(None, characters, "淄伟霞") == ()
+
+
+@pytest.mark.parametrize(
+    ("read", "runners_up", "owner", "trusted"),
+    [
+        ("淄伟霞", ("酒潘溜", "", ""), "潘伟霞", False),  # 潘 is the first runner-up that is a surname
+        ("刘伟霞", ("潘", "", ""), "刘伟霞", True),  # a surname read is kept
+        ("淄伟霞", ("酒溜", "", ""), "淄伟霞", False),  # no surname among the runners-up: as read
+        ("温州宏盛物流有限公司", ("潘",) + ("",) * 9, "温州宏盛物流有限公司", True),  # an organisation
+    ],
+)
+def test_an_owner_whose_first_character_is_no_surname_takes_the_runner_up_that_is(
+    read: str, runners_up: tuple[str, ...], owner: str, trusted: bool
+) -> None:
+    def line(text: str, x: float, y: float, width: float, alternatives: tuple[str, ...] = ()) -> Line:
+        return Line(text, ((x, y), (x + width, y), (x + width, y + 30), (x, y + 30)), 0.99, (), alternatives)
+
+    lines = [
+        line("号牌号码", 100, 100, 120),
+        line("沪A12345", 260, 100, 140),
+        line("车辆类型", 700, 100, 120),
+        line("所有人", 100, 200, 90),
+        line(read, 250, 200, 30 * len(read), runners_up),
+    ]
+
+    extraction = extract(lines)
+
+    assert extraction.fields["owner"] == owner
+    assert (extraction.confidence["owner"] >= 0.8) is trusted
