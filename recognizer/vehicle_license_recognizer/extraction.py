@@ -635,10 +635,11 @@ def _assign(value: _Value, labels: Sequence[_Label]) -> None:
         runners_up = runners_up[len(text) - len(stripped) :]
         text = stripped
     certainty = _certainty(text, scores)
-    if label.name == "owner" and _clean_text(text) == text:
-        surnamed = _surname_from_runners_up(text, runners_up)
-        if surnamed is not None:
-            text, certainty = surnamed, min(certainty, REPAIRED)
+    repair = RUNNER_UP_REPAIRS.get(label.name)
+    if repair is not None and _clean_text(text) == text:
+        repaired = repair(text, runners_up)
+        if repaired is not None:
+            text, certainty = repaired, min(certainty, REPAIRED)
     label.candidates.append((best[0] + label.right, text, certainty, line.box))
 
 
@@ -654,6 +655,27 @@ def _surname_from_runners_up(name: str, runners_up: Sequence[str]) -> str | None
         return None
     surname = next((c for c in runners_up[0] if c in SURNAMES), None)
     return surname + name[1:] if surname else None
+
+
+def _size_from_runners_up(kind: str, runners_up: Sequence[str]) -> str | None:
+    """A vehicle type whose size class was misread (属型厢式货车), where one of the model's
+    runners-up for that character is a size class (重): the type in that size, when GA 802 names
+    it. Otherwise the cleaner's rules apply (the usual size, asked to be looked at)."""
+    if len(kind) < 4 or len(runners_up) < len(kind) or kind[1] != "型" or kind[0] in _SIZE_CLASSES:
+        return None
+    size = next((c for c in runners_up[0] if c in _SIZE_CLASSES), None)
+    if size is None:
+        return None
+    named = _clean_vehicle_type(size + kind[1:])
+    return named if named in VEHICLE_TYPES and named[0] == size else None
+
+
+# Fields whose misread character a runner-up of the model's restores: (text read, runners-up) ->
+# the repaired text, or None.
+RUNNER_UP_REPAIRS: dict[str, Callable[[str, Sequence[str]], str | None]] = {
+    "owner": _surname_from_runners_up,
+    "vehicle_type": _size_from_runners_up,
+}
 
 
 def _union(quads: Sequence[Quad]) -> Quad:

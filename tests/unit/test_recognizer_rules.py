@@ -601,3 +601,31 @@ def test_an_owner_whose_first_character_is_no_surname_takes_the_runner_up_that_i
 
     assert extraction.fields["owner"] == owner
     assert (extraction.confidence["owner"] >= 0.8) is trusted
+
+
+@pytest.mark.parametrize(
+    ("read", "runners_up", "vehicle_type"),
+    [
+        ("董型箱式货车", ("量重童", "", "厢", "", "", ""), "重型厢式货车"),  # 重 the runner-up: that size
+        ("董型箱式货车", ("量童", "", "厢", "", "", ""), "轻型厢式货车"),  # none: the usual size, as before
+        ("小型轿车", ("大", "", "", ""), "小型轿车"),  # a size class read is kept
+    ],
+)
+def test_a_vehicle_types_misread_size_class_is_the_runner_up_that_is_one(
+    read: str, runners_up: tuple[str, ...], vehicle_type: str
+) -> None:
+    def line(text: str, x: float, width: float, alternatives: tuple[str, ...] = ()) -> Line:
+        return Line(text, ((x, 100), (x + width, 100), (x + width, 130), (x, 130)), 0.99, (), alternatives)
+
+    extraction = extract(
+        [
+            line("号牌号码", 100, 120),
+            line("沪A12345", 260, 140),
+            line("车辆类型", 700, 120),
+            line(read, 860, 30 * len(read), runners_up),
+            Line("所有人", ((100, 200), (190, 200), (190, 230), (100, 230)), 0.99),
+        ]
+    )
+
+    assert extraction.fields["vehicle_type"] == vehicle_type
+    assert (extraction.confidence["vehicle_type"] >= 0.8) is (read == vehicle_type)
