@@ -21,7 +21,14 @@ from vehicle_license_intake.domain.plate import PROVINCES, plate_kind
 from vehicle_license_intake.ports import Deadline, ImagePayload, Recognition
 from vehicle_license_intake.upstream.errors import UpstreamRejectedImage
 from vehicle_license_recognizer.chinese import to_simplified
-from vehicle_license_recognizer.extraction import FIELD_CHECKS, REPAIRED, Extraction, _any, extract
+from vehicle_license_recognizer.extraction import (
+    FIELD_CHECKS,
+    REPAIRED,
+    Extraction,
+    _any,
+    extract,
+    plate_without_sub_label_letter,
+)
 from vehicle_license_recognizer.form import PAGES
 from vehicle_license_recognizer.memory import release_freed_memory
 from vehicle_license_recognizer.ocr import Bounds, Line, OcrEngine, Quad, Reading, bounds, rotate_point
@@ -110,6 +117,7 @@ class LocalRecognizer:
                 x0, y0, x1, y1 = bounds(stamp.box)
                 if (x1 - x0) * (y1 - y0) <= MAX_STAMP_SHARE * upright.shape[0] * upright.shape[1]:
                     extraction.boxes["license_issuing_authority"] = stamp.box
+        _plate_without_sub_label_letter(extraction)
         _plate_province_from_others(extraction)
         height, width = rgb.shape[:2]
         boxes = {
@@ -176,6 +184,13 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
         if name in again.boxes:
             extraction.boxes[name] = again.boxes[name]
     return extraction
+
+
+def _plate_without_sub_label_letter(extraction: Extraction) -> None:
+    stripped = plate_without_sub_label_letter(extraction.fields.get("plate_number", ""))
+    if stripped is not None:
+        extraction.fields["plate_number"] = stripped
+        extraction.confidence["plate_number"] = min(extraction.confidence.get("plate_number", 1.0), REPAIRED)
 
 
 def _plate_province_from_others(extraction: Extraction) -> None:

@@ -47,6 +47,7 @@ from vehicle_license_recognizer.form import (
 from vehicle_license_recognizer.layout import PageFit, anchors_of, english_label, fit_pages
 from vehicle_license_recognizer.ocr import Line, Point, Quad
 from vehicle_license_recognizer.places import (
+    BRANDS,
     CITIES,
     ORGANISATION_ENDS,
     PROVINCE_NAMES,
@@ -808,6 +809,15 @@ def _clean_plate(text: str) -> str:
     return match.group(0) if match else plate
 
 
+def plate_without_sub_label_letter(plate: str) -> str | None:
+    """A plate that fails its format for a lower-case letter read after it (a letter of the
+    sub-label, Plate No., under a plate printed low): the plate without it. Applied last: a plate
+    that fails its format is read again from its place first, which mostly reads it whole."""
+    if not _plate_ok(plate) and len(plate) > 2 and plate[-1].islower() and _plate_ok(plate[:-1]):
+        return plate[:-1]
+    return None
+
+
 def _plate_ok(value: str) -> bool:
     return plate_kind(value.upper()) != "unknown"
 
@@ -821,8 +831,17 @@ def _clean_model(text: str) -> str:
     value = _clean_text(text)
     match = re.match(r"([\u4e00-\u9fff]*)(.*)", value)
     brand, code = match.groups() if match else ("", value)
-    brand = (known_brand(brand) or brand) if brand else brand
+    brand = (known_brand(brand) or _brand_after_label(brand) or brand) if brand else brand
     return brand + code.upper().replace("O", "0").replace("I", "1")
+
+
+def _brand_after_label(read: str) -> str | None:
+    """A known brand read after pieces of its label (晶牌型导奥迪牌: 品牌型号 misread, printed
+    under the value): the brand."""
+    ends = [
+        brand for brand in BRANDS if read.endswith(brand) and re.search("[品牌型号]", read[: -len(brand)])
+    ]
+    return max(ends, key=len) if ends else None
 
 
 def _model_confidence(text: str, value: str) -> float:

@@ -158,6 +158,7 @@ def test_values_printed_off_their_rows_are_given_to_the_labels_the_whole_print_i
     ("name", "read", "value"),
     [
         ("plate_number", "/川/S30AF6", "川S30AF6"),  # specks around the province are no separator
+        ("model", "晶牌型导奥迪牌7K3A25", "奥迪牌7K3A25"),  # its label's pieces read before the brand
         ("approved_passengers_capacity", "1198kg", ""),  # a mass beside the passengers' label
         ("curb_weight", "5人", ""),
         ("approved_passengers_capacity", "鲁TA04135", ""),  # the plate's row, read a row off
@@ -629,3 +630,17 @@ def test_a_vehicle_types_misread_size_class_is_the_runner_up_that_is_one(
 
     assert extraction.fields["vehicle_type"] == vehicle_type
     assert (extraction.confidence["vehicle_type"] >= 0.8) is (read == vehicle_type)
+
+
+@pytest.mark.parametrize(
+    ("plate", "stripped"),
+    [
+        ("沪P24AECe", "沪P24AEC"),  # the sub-label's letter (Plate No.) read after the plate
+        ("鄂E3887k", None),  # a lower-case letter printed as the last one: the plate passes as it is
+        ("沪P24AEC9", None),  # a digit is no sub-label's letter
+    ],
+)
+def test_a_sub_labels_letter_read_after_a_plate_is_dropped(plate: str, stripped: str | None) -> None:
+    from vehicle_license_recognizer.extraction import plate_without_sub_label_letter
+
+    assert plate_without_sub_label_letter(plate) == stripped
