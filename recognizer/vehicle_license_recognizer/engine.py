@@ -29,7 +29,7 @@ from vehicle_license_recognizer.extraction import (
     extract,
     plate_without_sub_label_letter,
 )
-from vehicle_license_recognizer.form import PAGES
+from vehicle_license_recognizer.form import INSPECTION_STAMP_BOX, PAGES
 from vehicle_license_recognizer.memory import release_freed_memory
 from vehicle_license_recognizer.ocr import Bounds, Line, OcrEngine, Quad, Reading, bounds, rotate_point
 from vehicle_license_recognizer.places import place_of_address
@@ -133,9 +133,9 @@ class LocalRecognizer:
 MAX_STAMP_SHARE = 0.15
 
 
-# Fields not re-read: not-applicable marks are rarely detected at all, the inspection record is
-# printed in its stamp box above its label, the authority is the stamp's.
-NOT_REREAD = frozenset({"ratified_load_capacity", "traction_mass", "remarks", "inspection_record"})
+# Fields not re-read: not-applicable marks are rarely detected at all, the authority is the
+# stamp's. The inspection record is re-read from its stamp box (printed above its label's row).
+NOT_REREAD = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 SAME_LINE = 0.5  # a line re-detected over one already read (this much of their union shared)
 REREAD_MARGIN = 0.03  # card heights above and below the label's row (values printed off the row)
 
@@ -155,7 +155,11 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
     regions: list[Quad] = []
     for page, fit in extraction.fits.items():
         for label in PAGES[page]:
-            if wanted(label.field):
+            if label.field == "inspection_record" and wanted(label.field):
+                # the box is printed with the form; its text, a glare band over its end, is
+                # read again whole
+                regions.append(fit.quad(INSPECTION_STAMP_BOX))
+            elif wanted(label.field):
                 # where the form prints the value, moved by the page's print offset
                 dx, dy = extraction.shifts.get(page, (0.0, 0.0))
                 x0, x1 = label.value_span[0] + dx, label.value_span[1] + dx

@@ -644,3 +644,47 @@ def test_a_sub_labels_letter_read_after_a_plate_is_dropped(plate: str, stripped:
     from vehicle_license_recognizer.extraction import plate_without_sub_label_letter
 
     assert plate_without_sub_label_letter(plate) == stripped
+
+
+def test_an_inspection_record_that_fails_its_format_is_read_again_from_its_stamp_box() -> None:
+    """A glare band over the record's end (苏B(08) lost) leaves a record that fails its format:
+    the stamp box the form prints around it is detected and read again, and the whole record
+    read there is taken."""
+    from vehicle_license_recognizer.engine import _reread_missing
+    from vehicle_license_recognizer.form import CARD_MM, INSPECTION_STAMP_BOX, SECONDARY_PAGE_ROWS
+    from vehicle_license_recognizer.ocr import Quad, Reading, bounds
+
+    width = 1000.0
+    height = width * CARD_MM[1] / CARD_MM[0]
+
+    def at(x0: float, y0: float, x1: float, y1: float) -> Quad:
+        return (
+            (x0 * width, y0 * height),
+            (x1 * width, y0 * height),
+            (x1 * width, y1 * height),
+            (x0 * width, y1 * height),
+        )
+
+    x0, y0, _, y1 = INSPECTION_STAMP_BOX
+    lines = [Line(label.chinese, at(*label.box), 0.99) for row in SECONDARY_PAGE_ROWS for label in row]
+    lines.append(Line("检验有效期至2030年03月", at(x0 + 0.05, y0 + 0.02, x0 + 0.4, y1 - 0.02), 0.99))
+    extraction = extract(lines)
+    assert extraction.fields["inspection_record"] == "检验有效期至2030年03月"
+    regions: list[tuple[float, float, float, float]] = []
+
+    class Ocr:
+        def read_region(self, image: object, quad: Quad) -> list[Line]:
+            regions.append(bounds(quad))
+            if bounds(quad)[1] > (y0 - 0.01) * height and bounds(quad)[3] < (y1 + 0.01) * height:
+                return [
+                    Line(
+                        "检验有效期至2030年03月苏B(08)", at(x0 + 0.05, y0 + 0.02, x0 + 0.55, y1 - 0.02), 0.99
+                    )
+                ]
+            return []
+
+    again = _reread_missing(extraction, Reading(lines, 0, None), Ocr())  # type: ignore[arg-type]
+
+    assert again.fields["inspection_record"] == "检验有效期至2030年03月苏B(08)"
+    stamp = bounds(at(*INSPECTION_STAMP_BOX))
+    assert any(all(abs(a - b) < 2 for a, b in zip(region, stamp, strict=True)) for region in regions)
