@@ -29,7 +29,7 @@ from vehicle_license_recognizer.extraction import (
     extract,
     plate_without_sub_label_letter,
 )
-from vehicle_license_recognizer.form import INSPECTION_STAMP_BOX, PAGES
+from vehicle_license_recognizer.form import PAGES
 from vehicle_license_recognizer.memory import release_freed_memory
 from vehicle_license_recognizer.ocr import Bounds, Line, OcrEngine, Quad, Reading, bounds, rotate_point
 from vehicle_license_recognizer.places import place_of_address
@@ -134,7 +134,8 @@ MAX_STAMP_SHARE = 0.15
 
 
 # Fields not re-read: not-applicable marks are rarely detected at all, the authority is the
-# stamp's. The inspection record is re-read from its stamp box (printed above its label's row).
+# stamp's. A value printed off its label's row (the inspection record, in its stamp box) is
+# re-read where the form prints it.
 NOT_REREAD = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 SAME_LINE = 0.5  # a line re-detected over one already read (this much of their union shared)
 REREAD_MARGIN = 0.03  # card heights above and below the label's row (values printed off the row)
@@ -155,10 +156,8 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
     regions: list[Quad] = []
     for page, fit in extraction.fits.items():
         for label in PAGES[page]:
-            if label.field == "inspection_record" and wanted(label.field):
-                # the box is printed with the form; its text, a glare band over its end, is
-                # read again whole
-                regions.append(fit.quad(INSPECTION_STAMP_BOX))
+            if label.value_box is not None and wanted(label.field):
+                regions.append(fit.quad(label.value_box))  # printed with the form: not moved
             elif wanted(label.field):
                 # where the form prints the value, moved by the page's print offset
                 dx, dy = extraction.shifts.get(page, (0.0, 0.0))
@@ -193,8 +192,13 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
 def _plate_without_sub_label_letter(extraction: Extraction) -> None:
     stripped = plate_without_sub_label_letter(extraction.fields.get("plate_number", ""))
     if stripped is not None:
-        extraction.fields["plate_number"] = stripped
-        extraction.confidence["plate_number"] = min(extraction.confidence.get("plate_number", 1.0), REPAIRED)
+        _repaired_plate(extraction, stripped)
+
+
+def _repaired_plate(extraction: Extraction, plate: str) -> None:
+    """The plate a rule restored, asking for a look."""
+    extraction.fields["plate_number"] = plate
+    extraction.confidence["plate_number"] = min(extraction.confidence.get("plate_number", 1.0), REPAIRED)
 
 
 def _plate_province_from_others(extraction: Extraction) -> None:
@@ -221,8 +225,7 @@ def _plate_province_from_others(extraction: Extraction) -> None:
     else:
         return
     if plate_kind(repaired.upper()) != "unknown":
-        extraction.fields["plate_number"] = repaired
-        extraction.confidence["plate_number"] = min(extraction.confidence.get("plate_number", 1.0), REPAIRED)
+        _repaired_plate(extraction, repaired)
 
 
 def _overlap(a: Bounds, b: Bounds) -> float:

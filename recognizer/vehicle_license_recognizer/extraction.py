@@ -648,7 +648,7 @@ def _surname_from_runners_up(name: str, runners_up: Sequence[str]) -> str | None
     """A person's name whose first character is no surname, where one of the model's runners-up
     for that character is (淄 read, 潘 second): the name with that surname. An organisation, a
     name in Latin letters or one the runners-up say nothing of is left as read."""
-    if not 2 <= len(name) <= 4 or not runners_up or len(runners_up) < len(name):
+    if not 2 <= len(name) <= 4 or len(runners_up) < len(name):
         return None
     if name[0] in SURNAMES or not _owner_shape(name) or name.endswith(ORGANISATION_ENDS):
         return None

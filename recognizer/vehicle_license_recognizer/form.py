@@ -27,6 +27,7 @@ class FormLabel:
     box: Box = (0.0, 0.0, 0.0, 0.0)  # the Chinese label as printed
     english_box: Box | None = None  # its English sub-label, under it (None: not printed)
     value_span: tuple[float, float] = (0.0, 1.0)  # where the value is printed, across the card
+    value_box: Box | None = None  # where the value is printed when not on its label's row
 
 
 TITLE = "中华人民共和国机动车行驶证"
@@ -127,6 +128,10 @@ MAIN_PAGE_ROWS: tuple[tuple[FormLabel, ...], ...] = (
 )
 
 # The secondary pages seen print no English sub-labels.
+# Secondary page: the inspection stamp box (its text is the inspection record, printed above the
+# label's row).
+INSPECTION_STAMP_BOX: Box = (0.186, 0.668, 0.848, 0.758)
+
 SECONDARY_PAGE_ROWS: tuple[tuple[FormLabel, ...], ...] = (
     (
         FormLabel("号牌号码", "Plate No.", "plate_number", (0.028, 0.056, 0.165, 0.141), None, (0.165, 0.41)),
@@ -173,6 +178,7 @@ SECONDARY_PAGE_ROWS: tuple[tuple[FormLabel, ...], ...] = (
             (0.037, 0.721, 0.173, 0.803),
             None,
             (0.18, 0.97),
+            INSPECTION_STAMP_BOX,
         ),
     ),
 )
@@ -181,9 +187,7 @@ SECONDARY_PAGE_ROWS: tuple[tuple[FormLabel, ...], ...] = (
 # lines, over the left of the VIN, engine and date rows. Measured 0.04-0.27 x 0.64-0.97 and
 # 0.01-0.25 x 0.63-0.98 on the two cards: this is where to look, with a margin.
 STAMP_BOX: Box = (0.0, 0.58, 0.32, 1.0)
-# Secondary page: the inspection stamp box (its text is the inspection record, printed above the
-# label's row) and the barcode with its digits, which are no field.
-INSPECTION_STAMP_BOX: Box = (0.186, 0.668, 0.848, 0.758)
+# Secondary page: the barcode with its digits, which are no field.
 BARCODE_BOX: Box = (0.40, 0.78, 0.95, 0.95)
 
 # Older licenses print 注册登记日期 where newer ones print 注册日期.

@@ -333,9 +333,12 @@ def runners_up_of(output: Any, characters: list[str], text: str) -> tuple[str, .
         return ()
     runners_up = []
     for a, b in spans:
+        chosen = int(best[a])
+        if float(output[a:b, chosen].min()) > 1 - ALTERNATIVE_MIN:
+            runners_up.append("")  # every other character had less than ALTERNATIVE_MIN
+            continue
         probabilities = output[a:b].max(axis=0)
         top = np.argpartition(-probabilities, ALTERNATIVES)[: ALTERNATIVES + 1]
-        chosen = int(best[a])
         ranked = sorted((int(i) for i in top if int(i) not in (0, chosen)), key=lambda i: -probabilities[i])
         runners_up.append(
             "".join(characters[i] for i in ranked if probabilities[i] >= ALTERNATIVE_MIN)[:ALTERNATIVES]

@@ -138,26 +138,30 @@ def read_stamp(
     green = region[y0:y1, x0:x1, 1].astype(np.float32)
     dark, light = np.percentile(green, 1), np.percentile(green, 90)
     stretched = np.clip((green - dark) * (255.0 / max(1.0, light - dark)), 0, 255).astype(np.uint8)
-    # black print beside or under the stamp (a label's first character) is no part of it
-    ink = stretched.copy()
-    ink[redness[y0:y1, x0:x1] < NOT_RED] = 255
     box: Quad = (
         (left + x0 / enlarge, top + y0 / enlarge),
         (left + x1 / enlarge, top + y0 / enlarge),
         (left + x1 / enlarge, top + y1 / enlarge),
         (left + x0 / enlarge, top + y1 / enlarge),
     )
-    # A washed-out or blurred stamp's faint strokes are barely red: where the redness mask loses
-    # them, black print is told apart by its red channel instead (dark in every channel, where
-    # red ink stays light in red).
-    reds = region[y0:y1, x0:x1, 0].astype(np.float32)
-    plain = stretched.copy()
-    plain[reds < BLACK_IN_RED * np.percentile(reds, 90)] = 255
-    for variant in (ink, plain):
-        read = _read_lines(variant, ocr)
+    # Black print beside or under the stamp (a label's first character) is no part of it: it is
+    # what is not red. A washed-out or blurred stamp's faint strokes are barely red too: where
+    # that mask loses them, black print is told apart by its red channel instead (dark in every
+    # channel, where red ink stays light in red), and the name read so asks for a look.
+    reds = region[y0:y1, x0:x1, 0]
+
+    def black_print(attempt: int) -> Any:
+        if attempt == 0:
+            return redness[y0:y1, x0:x1] < NOT_RED
+        return reds < BLACK_IN_RED * np.percentile(reds, 90)
+
+    for attempt in range(2):
+        ink = stretched.copy()
+        ink[black_print(attempt)] = 255
+        read = _read_lines(ink, ocr)
         repaired = repair_authority(*read, plate_province, home) if read is not None else None
         if repaired is not None:
-            confidence = repaired[1] if variant is ink else min(repaired[1], REPAIRED)
+            confidence = min(repaired[1], REPAIRED) if attempt else repaired[1]
             return StampReading(repaired[0], confidence, box)
     from vehicle_license_recognizer.seal import read_round_seal
 
