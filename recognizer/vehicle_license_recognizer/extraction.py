@@ -671,11 +671,33 @@ def _size_from_runners_up(kind: str, runners_up: Sequence[str]) -> str | None:
     return named if named in VEHICLE_TYPES and named[0] == size else None
 
 
+def _vin_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
+    """A VIN of seventeen characters whose check digit fails, where exactly one VIN with a valid
+    check digit differs from it by one character the model ranked second or lower at that place
+    (LZZ291FD4NSTPUACV with 5 behind the S): the text with that character. The check digit, not
+    a list of usual confusions, decides; a VIN that two runners-up would make valid is left as
+    read."""
+    vin = _read_vin(text)
+    if not VIN_PATTERN.match(vin) or has_valid_check_digit(vin) or len(runners_up) < len(text):
+        return None
+    repaired: dict[str, str] = {}
+    for index, others in enumerate(runners_up[: len(text)]):
+        for other in others.upper():
+            if not ("0" <= other <= "9" or "A" <= other <= "Z"):
+                continue
+            candidate = text[:index] + other + text[index + 1 :]
+            candidate_vin = _read_vin(candidate)
+            if VIN_PATTERN.match(candidate_vin) and has_valid_check_digit(candidate_vin):
+                repaired.setdefault(candidate_vin, candidate)
+    return next(iter(repaired.values())) if len(repaired) == 1 else None
+
+
 # Fields whose misread character a runner-up of the model's restores: (text read, runners-up) ->
 # the repaired text, or None.
 RUNNER_UP_REPAIRS: dict[str, Callable[[str, Sequence[str]], str | None]] = {
     "owner": _surname_from_runners_up,
     "vehicle_type": _size_from_runners_up,
+    "vin": _vin_from_runners_up,
 }
 
 

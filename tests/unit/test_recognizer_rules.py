@@ -688,3 +688,53 @@ def test_an_inspection_record_that_fails_its_format_is_read_again_from_its_stamp
     assert again.fields["inspection_record"] == "检验有效期至2030年03月苏B(08)"
     stamp = bounds(at(*INSPECTION_STAMP_BOX))
     assert any(all(abs(a - b) < 2 for a, b in zip(region, stamp, strict=True)) for region in regions)
+
+
+def _at(length: int, **places: str) -> tuple[str, ...]:
+    """Runners-up for a line of `length` characters: {"i3": "5"} puts 5 behind the fourth."""
+    runners_up = [""] * length
+    for place, others in places.items():
+        runners_up[int(place[1:])] = others
+    return tuple(runners_up)
+
+
+@pytest.mark.parametrize(
+    ("read", "runners_up", "vin"),
+    [
+        # the check digit fails; S and Z could each be a 5 and a 2 (both make it valid), but only
+        # the S has a runner-up that does: the model's second choice decides
+        ("LZZ291FD4NSTPUACV", _at(17, i8="A", i10="5", i16="Y"), "LZZ291FD4N5TPUACV"),
+        ("LJ7KJNY0XRLE3WKV8", _at(17, i5="M", i7="8", i16="0"), "LJ7KJNY0XRLE3WKV0"),
+        # two runners-up that each make it valid: neither is chosen
+        ("LZZ291FD4NSTPUACV", _at(17, i2="2", i10="5"), None),
+        # a valid VIN is left as read whatever its runners-up
+        ("LZZ291FD4N5TPUACV", _at(17, i10="S"), None),
+        # the VIN inside a longer read (a label's remnant before it)
+        ("号LZZ291FD4NSTPUACV", _at(18, i11="5"), "号LZZ291FD4N5TPUACV"),
+        ("LZZ291FD4NSTPUAC", _at(16, i10="5"), None),  # sixteen characters: no check digit to ask
+    ],
+)
+def test_a_vins_misread_character_is_the_runner_up_its_check_digit_accepts(
+    read: str, runners_up: tuple[str, ...], vin: str | None
+) -> None:
+    from vehicle_license_recognizer.extraction import _vin_from_runners_up
+
+    assert _vin_from_runners_up(read, runners_up) == vin
+
+
+def test_a_vin_repaired_from_its_runners_up_asks_for_a_look() -> None:
+    def line(text: str, x: float, width: float, alternatives: tuple[str, ...] = ()) -> Line:
+        return Line(text, ((x, 100), (x + width, 100), (x + width, 130), (x, 130)), 0.99, (), alternatives)
+
+    extraction = extract(
+        [
+            line("号牌号码", 100, 120),
+            line("沪A12345", 260, 140),
+            line("车辆识别代号", 700, 180),
+            line("LZZ291FD4NSTPUACV", 900, 340, _at(17, i10="5")),
+            Line("所有人", ((100, 200), (190, 200), (190, 230), (100, 230)), 0.99),
+        ]
+    )
+
+    assert extraction.fields["vin"] == "LZZ291FD4N5TPUACV"
+    assert extraction.confidence["vin"] < 0.8
