@@ -497,6 +497,8 @@ def _repair_inspection(fields: dict[str, str], confidence: dict[str, float]) -> 
         return
     year, month, province, letter, number = match.groups()
     month = _month_restored(month)  # 83月: a month's leading 0 read as the digit it resembles
+    if year[:1] == "2" and year[1] != "0":
+        year = "20" + year[2:]  # 2826年: the century's 0 read as the digit it resembles
     plate = fields.get("plate_number", "")
     if province not in PROVINCES and plate[:1] in PROVINCES:
         province = plate[:1]
@@ -854,7 +856,7 @@ def _clean_model(text: str) -> str:
     match = re.match(r"([\u4e00-\u9fff]*)(.*)", value)
     brand, code = match.groups() if match else ("", value)
     brand = (known_brand(brand) or _brand_after_label(brand) or brand) if brand else brand
-    return brand + code.upper().replace("O", "0").replace("I", "1")
+    return brand + code.upper().replace("O", "0").replace("I", "1").replace("Θ", "0")
 
 
 def _brand_after_label(read: str) -> str | None:
@@ -867,12 +869,15 @@ def _brand_after_label(read: str) -> str | None:
 
 
 def _model_confidence(text: str, value: str) -> float:
-    """A brand restored from the list asks for a look."""
+    """A brand restored from the list asks for a look; so does one that does not end in 牌, as
+    licenses print every brand (别克牌SGM7247ATA): its first characters or the 牌 were lost
+    (田CN6V64ESP, 长53SRCL)."""
 
     def brand(model: str) -> str:
         return re.sub(r"[^\u4e00-\u9fff].*", "", model)
 
-    return REPAIRED if brand(_clean_text(text)) != brand(value) else 1.0
+    changed = brand(_clean_text(text)) != brand(value)
+    return REPAIRED if changed or not brand(value).endswith("牌") or len(brand(value)) < 3 else 1.0
 
 
 def _clean_date(text: str) -> str:
@@ -1117,7 +1122,7 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "address": lambda v: len(v) >= 4 and bool(re.match(r"[\u4e00-\u9fff]", v)),
     # 检验有效期至2024年10月川C(04): the date, then the station's plate prefix and number
     "inspection_record": lambda v: bool(
-        (m := re.fullmatch(r"检验有效期至\d{4}年(\d{2})月([\u4e00-\u9fff])[A-Z]\(\d{2}\)", v))
+        (m := re.fullmatch(r"检验有效期至20\d{2}年(\d{2})月([\u4e00-\u9fff])[A-Z]\(\d{2}\)", v))
         and 1 <= int(m.group(1)) <= 12
         and m.group(2) in PROVINCES
     ),

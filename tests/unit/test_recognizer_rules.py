@@ -738,3 +738,30 @@ def test_a_vin_repaired_from_its_runners_up_asks_for_a_look() -> None:
 
     assert extraction.fields["vin"] == "LZZ291FD4N5TPUACV"
     assert extraction.confidence["vin"] < 0.8
+
+
+@pytest.mark.parametrize(
+    ("read", "model", "trusted"),
+    [
+        ("别克牌SGM7247ATA", "别克牌SGM7247ATA", True),
+        ("吉利牌ET1TUΘ3A", "吉利牌ET1TU03A", True),  # a slashed zero read as a Greek theta
+        ("田CN6V64ESP", "田CN6V64ESP", False),  # the brand's first character and its 牌 lost
+        ("长53SRCL", "长53SRCL", False),
+        ("田牌1TCH51H6L3", "田牌1TCH51H6L3", False),  # no brand is one character
+    ],
+)
+def test_a_model_whose_brand_lost_characters_asks_for_a_look(read: str, model: str, trusted: bool) -> None:
+    from vehicle_license_recognizer.extraction import _clean_model, _model_confidence
+
+    assert _clean_model(read) == model
+    assert (_model_confidence(read, model) >= 0.8) is trusted
+
+
+def test_an_inspection_records_century_read_as_another_digit_is_restored() -> None:
+    from vehicle_license_recognizer.extraction import _repair_inspection
+
+    fields = {"inspection_record": "检验有效期至2826年11月苏D(02)", "plate_number": "苏D12345"}
+    confidence = {"inspection_record": 0.95}
+    _repair_inspection(fields, confidence)
+    assert fields["inspection_record"] == "检验有效期至2026年11月苏D(02)"
+    assert confidence["inspection_record"] < 0.8
