@@ -54,7 +54,10 @@ from vehicle_license_recognizer.places import (
     SURNAMES,
     VEHICLE_TYPES,
     city_of_address,
+    in_order,
     known_brand,
+    place_of_address,
+    places,
 )
 
 __all__ = ["Extraction", "Line", "edit_distance_at_most_one", "extract"]
@@ -305,6 +308,7 @@ def extract(lines: Sequence[Line]) -> Extraction:
     _split_dimensions(fields, confidence)
     _tidy_remarks(fields, confidence)
     _repair_inspection(fields, confidence)
+    _repair_address_start(fields, confidence)
     _repair_company(fields, confidence)
     _repair_plate(fields, confidence)
     found = {label.name for label in labels if not label.virtual}
@@ -506,6 +510,32 @@ def _repair_inspection(fields: dict[str, str], confidence: dict[str, float]) -> 
     if check(repaired):
         fields["inspection_record"] = repaired
         confidence["inspection_record"] = min(confidence.get("inspection_record", 1.0), REPAIRED)
+
+
+def _repair_address_start(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """An address whose province or city was lost before its first 市 (浙市高新区…, 省绵阳市…,
+    市海淀区…) starts with the place the issuing authority's stamp names, when what was read
+    before 市 is part of that place, in order: a vehicle is registered where its owner lives.
+    Without such a stamp, a city read whole names its province (a city name is unique)."""
+    address = fields.get("address", "")
+    end = address.find("市")
+    if not address or address.startswith(PROVINCE_NAMES) or not 0 <= end <= 4:
+        return
+    read = address[:end]
+    stamped = place_of_address(fields.get("license_issuing_authority", ""))
+    if stamped is not None and in_order(read, stamped[:-1]):
+        place = stamped
+    else:
+        named = [
+            place
+            for place, _, city in places()
+            if len(city) >= 2 and read.endswith(city) and place.endswith(read + "市")
+        ]
+        if len(named) != 1:
+            return
+        place = named[0]
+    fields["address"] = place + address[end + 1 :]
+    confidence["address"] = min(confidence.get("address", 1.0), REPAIRED)
 
 
 def _repair_company(fields: dict[str, str], confidence: dict[str, float]) -> None:
@@ -981,9 +1011,7 @@ def _clean_vehicle_type(text: str) -> str:
     if nearest is None and len(value) >= 2:
         # characters lost inside the name (越野车, 型面): the one kind of vehicle whose names hold
         # what was read in order, in the size read (重…) or the usual one
-        from vehicle_license_recognizer.stamp import _within
-
-        fits = [name for name in VEHICLE_TYPES if _within(value, name)]
+        fits = [name for name in VEHICLE_TYPES if in_order(value, name)]
         kinds = {name[2:] if name[1:2] == "型" else name for name in fits}
         if len(kinds) == 1:
             kind = kinds.pop()

@@ -62,6 +62,12 @@ def places() -> tuple[tuple[str, str, str], ...]:
     return tuple(found)
 
 
+def in_order(read: str, name: str) -> bool:
+    """The read's characters all appear in the name, in order (the rest lost, none misread)."""
+    remaining = iter(name)
+    return all(character in remaining for character in read)
+
+
 def place_of_address(address: str) -> str | None:
     """The municipality, or province and prefecture-level city, an address starts with."""
     return next((place for place, _, _ in places() if address.startswith(place)), None)

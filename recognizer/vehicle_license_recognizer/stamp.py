@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vehicle_license_intake.domain.plate import PROVINCES
 from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.form import STAMP_BOX
-from vehicle_license_recognizer.places import UNKNOWN_PLACE, nearest_place, place_distance
+from vehicle_license_recognizer.places import UNKNOWN_PLACE, in_order, nearest_place, place_distance
 
 if TYPE_CHECKING:
     from vehicle_license_recognizer.layout import PageFit
@@ -285,12 +285,6 @@ def _suffix_distance(rest: str, suffix: str) -> float:
     return distance
 
 
-def _within(read: str, name: str) -> bool:
-    """The read's characters all appear in the name, in order (the rest lost, none misread)."""
-    remaining = iter(name)
-    return all(character in remaining for character in read)
-
-
 _PLACE_ENDS = "市县区州盟旗"
 
 
@@ -357,7 +351,7 @@ def _repair_authority(
         place in KNOWN_SUFFIXES
         and suffix != usual
         and _suffix_distance(rest, usual) <= len(usual) // 2
-        and (_within(rest, usual) or _suffix_distance(rest, usual) <= distance + 1.0)
+        and (in_order(rest, usual) or _suffix_distance(rest, usual) <= distance + 1.0)
     ):
         distance, suffix = _suffix_distance(rest, usual), usual  # a line of the stamp lost
     # a place known and read whole lets more of the fixed part be misread (a banner over it)

@@ -765,3 +765,30 @@ def test_an_inspection_records_century_read_as_another_digit_is_restored() -> No
     _repair_inspection(fields, confidence)
     assert fields["inspection_record"] == "检验有效期至2026年11月苏D(02)"
     assert confidence["inspection_record"] < 0.8
+
+
+@pytest.mark.parametrize(
+    ("address", "authority", "restored"),
+    [
+        # the province and city lost but their first character: the stamp's place
+        ("浙市高新区和平街337号", "浙江省宁波市公安局交通警察支队", "浙江省宁波市高新区和平街337号"),
+        ("市海淀区学院路464号", "北京市公安局交通警察总队", "北京市海淀区学院路464号"),
+        # the province lost, the city read whole: its province, stamp or none
+        ("省绵阳市武侯区人民路404号", "", "四川省绵阳市武侯区人民路404号"),
+        # what was read is not the stamp's place (the owner lives elsewhere): the city decides
+        ("省绵阳市武侯区人民路404号", "浙江省宁波市公安局交通警察支队", "四川省绵阳市武侯区人民路404号"),
+        # nothing says which place: as read
+        ("浙市高新区和平街337号", "", "浙市高新区和平街337号"),
+        ("浙江省宁波市高新区和平街337号", "江苏省南京市公安局交通警察支队", "浙江省宁波市高新区和平街337号"),
+    ],
+)
+def test_an_address_that_lost_its_place_takes_the_stamps_or_its_citys(
+    address: str, authority: str, restored: str
+) -> None:
+    from vehicle_license_recognizer.extraction import _repair_address_start
+
+    fields = {"address": address, "license_issuing_authority": authority}
+    confidence = {"address": 0.95}
+    _repair_address_start(fields, confidence)
+    assert fields["address"] == restored
+    assert (confidence["address"] < 0.8) is (restored != address)
