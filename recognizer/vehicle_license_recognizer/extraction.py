@@ -817,9 +817,23 @@ def _clean_code(text: str) -> str:
 
 
 def _clean_stamped_code(text: str) -> str:
-    """Engine and file numbers: like VINs and model codes, stamped codes avoid the letters O and I
+    """Engine numbers: like VINs and model codes, stamped codes avoid the letters O and I
     (they are read as the digits 0 and 1)."""
     return _clean_code(text).replace("O", "0").replace("I", "1")
+
+
+# a letter read for the digit it resembles (the VIN's confusions, and G for 6)
+_DIGIT_FOR_LETTER = str.maketrans(
+    {**{letter: digits[0] for letter, digits in OCR_CONFUSIONS.items() if letter.isalpha()}, "G": "6"}
+)
+
+
+def _clean_document_id(text: str) -> str:
+    """A file number is digits only: a letter read for the digit it resembles (B86493434426) is
+    that digit."""
+    code = _clean_code(text)
+    digits = code.translate(_DIGIT_FOR_LETTER)
+    return digits if digits.isdigit() else code
 
 
 def _read_vin(text: str) -> str:
@@ -1116,7 +1130,7 @@ CLEANERS: dict[str, Callable[[str], str]] = {
     "plate_number": _clean_plate,
     "vin": _clean_vin,
     "engine_number": _clean_stamped_code,
-    "document_id": _clean_stamped_code,
+    "document_id": _clean_document_id,
     "register_date": _clean_date,
     "issue_date": _clean_date,
     "approved_passengers_capacity": _clean_unit("人"),
@@ -1186,4 +1200,5 @@ ADJUST: dict[str, Callable[[str, str], float]] = {
     "use_character": _use_confidence,
     "vehicle_type": lambda text, value: 1.0 if _clean_text(text) == value else REPAIRED,
     "model": _model_confidence,
+    "document_id": lambda text, value: 1.0 if _clean_code(text) == value else REPAIRED,
 }

@@ -792,3 +792,33 @@ def test_an_address_that_lost_its_place_takes_the_stamps_or_its_citys(
     _repair_address_start(fields, confidence)
     assert fields["address"] == restored
     assert (confidence["address"] < 0.8) is (restored != address)
+
+
+@pytest.mark.parametrize(
+    ("read", "document_id", "trusted"),
+    [
+        ("886493434426", "886493434426", True),
+        ("B86493434426", "886493434426", False),  # a dot-matrix 8 read as B
+        ("5O7G2S013Z44", "507625013244", False),
+        ("88649343442X", "88649343442X", False),  # X resembles no digit: as read, failing its format
+    ],
+)
+def test_a_file_numbers_letter_read_for_a_digit_is_that_digit(
+    read: str, document_id: str, trusted: bool
+) -> None:
+    def line(text: str, x: float, y: float, width: float) -> Line:
+        return Line(text, ((x, y), (x + width, y), (x + width, y + 30), (x, y + 30)), 0.99)
+
+    extraction = extract(
+        [
+            line("号牌号码", 100, 100, 120),
+            line("沪A12345", 260, 100, 140),
+            line("档案编号", 700, 100, 120),
+            line(read, 860, 100, 240),
+            line("核定载人数", 100, 200, 150),
+            line("5人", 300, 200, 40),
+        ]
+    )
+
+    assert extraction.fields["document_id"] == document_id
+    assert (extraction.confidence["document_id"] >= 0.8) is trusted
