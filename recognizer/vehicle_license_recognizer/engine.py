@@ -27,7 +27,9 @@ from vehicle_license_recognizer.extraction import (
     Extraction,
     _any,
     extract,
+    plate_with_province,
     plate_without_sub_label_letter,
+    registration_province,
 )
 from vehicle_license_recognizer.form import PAGES
 from vehicle_license_recognizer.memory import release_freed_memory
@@ -208,23 +210,9 @@ def _plate_province_from_others(extraction: Extraction) -> None:
     plate = extraction.fields.get("plate_number", "")
     if not plate or plate_kind(plate.upper()) != "unknown":
         return
-    abbreviations = {name: letter for letter, name in PROVINCES.items()}
-    province = None
-    for source in ("license_issuing_authority", "address"):
-        text = extraction.fields.get(source, "")
-        province = next((name for name in abbreviations if text.startswith(name)), None)
-        if province:
-            break
-    if province is None:
-        return
-    letter = abbreviations[province]
-    if "\u4e00" <= plate[0] <= "\u9fff" and plate[0] not in PROVINCES:
-        repaired = letter + plate[1:]  # a misread province character
-    elif plate[0].isascii():
-        repaired = letter + plate  # none read
-    else:
-        return
-    if plate_kind(repaired.upper()) != "unknown":
+    letter = registration_province(extraction.fields, ("license_issuing_authority", "address"))
+    repaired = plate_with_province(plate, letter) if letter else None
+    if repaired is not None:
         _repaired_plate(extraction, repaired)
 
 

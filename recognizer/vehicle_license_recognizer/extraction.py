@@ -369,7 +369,55 @@ def _read_fields(
         fields[entry.name], confidence[entry.name], quads = cleaned
         if quads:
             boxes[entry.name] = _union(quads)
+    letter = registration_province(fields)
+    if letter is not None:
+        # a page's plate whose province character was misread or lost passes with the address's:
+        # taken as that page's reading, before the other page's (the main page's first)
+        for entry in sorted(moved, key=lambda label: (label.page != "main", label.virtual)):
+            cleaned = _value_for(entry.name, entry.candidates) if entry.name == "plate_number" else None
+            if not cleaned or not cleaned[0]:
+                continue
+            if _plate_ok(cleaned[0]):
+                break
+            repaired = plate_with_province(cleaned[0], letter)
+            if repaired is not None:
+                fields["plate_number"] = repaired
+                confidence["plate_number"] = min(cleaned[1], REPAIRED)
+                if cleaned[2]:
+                    boxes["plate_number"] = _union(cleaned[2])
+                break
     return fields, confidence, boxes
+
+
+_PROVINCE_LETTERS = {name: letter for letter, name in PROVINCES.items()}
+
+
+def registration_province(fields: dict[str, str], sources: Sequence[str] = ("address",)) -> str | None:
+    """The plate's province character of the place that registered the vehicle: the first of the
+    sources (the authority's stamp, the owner's address) that starts with a province's name."""
+    for source in sources:
+        text = fields.get(source, "")
+        province = next((name for name in _PROVINCE_LETTERS if text.startswith(name)), None)
+        if province is not None:
+            return _PROVINCE_LETTERS[province]
+    return None
+
+
+def plate_with_province(plate: str, letter: str) -> str | None:
+    """A plate whose province character was misread (泽EC91406) or not read (UE25623), with the
+    registering province's: when that passes the plate's patterns. Eight Latin letters and digits
+    are one too many for a plate without its province: the first is the province read as a
+    letter (B for 鲁)."""
+    if "\u4e00" <= plate[0] <= "\u9fff" and plate[0] not in PROVINCES:
+        repaired = letter + plate[1:]
+    elif plate.isascii():
+        repaired = letter + (plate[1:] if len(plate) >= MAX_PLATE_LENGTH else plate)
+    else:
+        return None
+    return repaired if _plate_ok(repaired) else None
+
+
+MAX_PLATE_LENGTH = 8  # a new-energy plate: province, office letter and six
 
 
 def _pair_dates(fields: dict[str, str], confidence: dict[str, float]) -> None:
@@ -873,7 +921,10 @@ def _clean_plate(text: str) -> str:
         if len(raw) == len(plate):
             plate = "".join(r if r.upper() == p else p for r, p in zip(raw, plate, strict=True))
     plate = re.sub(r"[Oo]", "0", plate).replace("I", "1")
-    match = re.search(r"[\u4e00-\u9fff]?[A-Za-z0-9]{5,7}[\u4e00-\u9fff]?", plate)
+    # a province (or 使) and at most seven more; without one, eight (the province read as a letter)
+    match = re.search(
+        r"[\u4e00-\u9fff][A-Za-z0-9]{5,7}[\u4e00-\u9fff]?|[A-Za-z0-9]{5,8}[\u4e00-\u9fff]?", plate
+    )
     return match.group(0) if match else plate
 
 

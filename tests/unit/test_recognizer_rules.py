@@ -822,3 +822,42 @@ def test_a_file_numbers_letter_read_for_a_digit_is_that_digit(
 
     assert extraction.fields["document_id"] == document_id
     assert (extraction.confidence["document_id"] >= 0.8) is trusted
+
+
+@pytest.mark.parametrize(
+    ("plate", "letter", "repaired"),
+    [
+        ("泽EC91406", "津", "津EC91406"),  # the province misread as another character
+        ("UE25623", "渝", "渝UE25623"),  # not read at all
+        ("BAB72716", "鲁", "鲁AB72716"),  # eight: the province read as a letter
+        ("鲁AB72716", "津", None),  # a province read: another place registered it, or it was misread
+        ("UE256", "渝", None),  # too short with the province as well
+    ],
+)
+def test_a_plates_lost_province_is_the_registering_ones(
+    plate: str, letter: str, repaired: str | None
+) -> None:
+    from vehicle_license_recognizer.extraction import plate_with_province
+
+    assert plate_with_province(plate, letter) == repaired
+
+
+def test_a_plate_read_without_its_province_takes_the_addresss_before_the_other_pages() -> None:
+    def line(text: str, x: float, y: float, width: float) -> Line:
+        return Line(text, ((x, y), (x + width, y), (x + width, y + 30), (x, y + 30)), 0.99)
+
+    extraction = extract(
+        [
+            line("号牌号码", 100, 100, 120),
+            line("BAB72716", 260, 100, 160),
+            line("车辆类型", 700, 100, 120),
+            line("小型轿车", 860, 100, 120),
+            line("所有人", 100, 200, 90),
+            line("张伟", 250, 200, 60),
+            line("住址", 100, 300, 60),
+            line("山东省青岛市南山区解放路310号", 250, 300, 420),
+        ]
+    )
+
+    assert extraction.fields["plate_number"] == "鲁AB72716"
+    assert extraction.confidence["plate_number"] < 0.8
