@@ -1001,6 +1001,16 @@ _UNITS = ("人", "kg", "mm", "×")
 MAX_PASSENGERS = 150
 
 
+# a mass's k read as a digit (18759g for 1875kg): a number has four digits or more before it
+_K_READ_AS_DIGIT = re.compile(r"(?<=\d{4})\dg$")
+
+
+def _mass_confidence(text: str, value: str) -> float:
+    """A mass whose k was read as a digit asks for a look (a k lost beside a five-digit mass reads
+    the same)."""
+    return REPAIRED if _K_READ_AS_DIGIT.search(_clean_text(text)) else 1.0
+
+
 def _clean_unit(unit: str) -> Callable[[str], str]:
     def clean(text: str) -> str:
         value = _clean_text(text).replace("KG", "kg").replace("Kg", "kg").replace("k9", "kg")
@@ -1009,6 +1019,8 @@ def _clean_unit(unit: str) -> Callable[[str], str]:
         if re.match(r"[^0-9]*[A-Za-z]", value):
             return ""  # letters before the number: a plate or a code, not a count or a mass
         value = re.sub(r"(?<=\d)[.,·'](?=\d)", "", value)  # dot-matrix specks between digits
+        if unit == "kg":
+            value = _K_READ_AS_DIGIT.sub("kg", value)
         match = re.search(r"\d[\d+]*\s*" + re.escape(unit), value) or re.search(r"\d[\d+]*", value)
         if not match:
             return ""
@@ -1252,4 +1264,7 @@ ADJUST: dict[str, Callable[[str, str], float]] = {
     "vehicle_type": lambda text, value: 1.0 if _clean_text(text) == value else REPAIRED,
     "model": _model_confidence,
     "document_id": lambda text, value: 1.0 if _clean_code(text) == value else REPAIRED,
+    "total_mass": _mass_confidence,
+    "curb_weight": _mass_confidence,
+    "ratified_load_capacity": _mass_confidence,
 }

@@ -861,3 +861,22 @@ def test_a_plate_read_without_its_province_takes_the_addresss_before_the_other_p
 
     assert extraction.fields["plate_number"] == "鲁AB72716"
     assert extraction.confidence["plate_number"] < 0.8
+
+
+@pytest.mark.parametrize(
+    ("read", "mass", "trusted"),
+    [
+        ("1875kg", "1875kg", True),
+        ("18759g", "1875kg", False),  # the k read as a 9
+        ("14528g", "1452kg", False),
+        ("1875g", "1875kg", True),  # the k lost: four digits stay a mass of four digits
+        ("12345kg", "12345kg", True),
+    ],
+)
+def test_a_masss_k_read_as_a_digit_is_dropped_and_asks_for_a_look(
+    read: str, mass: str, trusted: bool
+) -> None:
+    from vehicle_license_recognizer.extraction import ADJUST, CLEANERS
+
+    assert CLEANERS["total_mass"](read) == mass
+    assert (ADJUST["total_mass"](read, mass) >= 0.8) is trusted
