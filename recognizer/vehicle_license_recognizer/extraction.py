@@ -772,12 +772,31 @@ def _vin_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
     return next(iter(repaired.values())) if len(repaired) == 1 else None
 
 
+def _plate_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
+    """A plate that fails its patterns, where exactly one plate that passes them differs from it
+    by one character the model ranked second or lower there (鄂6320A7 with 8 and B behind the 6:
+    鄂B320A7, an office letter being no digit): the text with that character. Only a runner-up in
+    the read character's script: a Chinese character read where a letter is printed (京L818E位)
+    says the crop was unclear, and reading the plate's place again does better."""
+    if len(runners_up) < len(text) or _plate_ok(_clean_plate(text)):
+        return None
+    repaired: dict[str, str] = {}
+    for index, others in enumerate(runners_up[: len(text)]):
+        for other in (c for c in others if c.isascii() is text[index].isascii()):
+            candidate = text[:index] + other + text[index + 1 :]
+            plate = _clean_plate(candidate)
+            if plate and _plate_ok(plate):
+                repaired.setdefault(plate, candidate)
+    return next(iter(repaired.values())) if len(repaired) == 1 else None
+
+
 # Fields whose misread character a runner-up of the model's restores: (text read, runners-up) ->
 # the repaired text, or None.
 RUNNER_UP_REPAIRS: dict[str, Callable[[str, Sequence[str]], str | None]] = {
     "owner": _surname_from_runners_up,
     "vehicle_type": _size_from_runners_up,
     "vin": _vin_from_runners_up,
+    "plate_number": _plate_from_runners_up,
 }
 
 

@@ -880,3 +880,21 @@ def test_a_masss_k_read_as_a_digit_is_dropped_and_asks_for_a_look(
 
     assert CLEANERS["total_mass"](read) == mass
     assert (ADJUST["total_mass"](read, mass) >= 0.8) is trusted
+
+
+@pytest.mark.parametrize(
+    ("read", "runners_up", "plate"),
+    [
+        ("鄂6320A7", _at(7, i1="8B"), "鄂B320A7"),  # an office letter is no digit: B
+        ("605818便", _at(7, i6="使值"), "605818使"),
+        ("京L818E位", _at(7, i6="0白自O"), None),  # Chinese read for a letter: read the place again
+        ("鄂B320A7", _at(7, i1="8"), None),  # a plate that passes is left as read
+        ("苏0929B0", _at(7, i1="DQ", i5="8"), None),  # two plates would pass: neither
+    ],
+)
+def test_a_plates_misread_character_is_the_one_runner_up_that_passes(
+    read: str, runners_up: tuple[str, ...], plate: str | None
+) -> None:
+    from vehicle_license_recognizer.extraction import _plate_from_runners_up
+
+    assert _plate_from_runners_up(read, runners_up) == plate
