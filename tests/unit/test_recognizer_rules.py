@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from vehicle_license_recognizer.extraction import Line, extract
+from vehicle_license_recognizer.extraction import Extraction, Line, extract
 from vehicle_license_tools import synthetic
 
 
@@ -604,6 +604,26 @@ def test_an_owner_whose_first_character_is_no_surname_takes_the_runner_up_that_i
     assert (extraction.confidence["owner"] >= 0.8) is trusted
 
 
+def _extract_first_row(
+    label: str, label_width: float, read: str, width: float, runners_up: tuple[str, ...]
+) -> Extraction:
+    """The main page's first row (the plate, then `label` and the value read with its runners-up),
+    and the owner's label below it."""
+
+    def line(text: str, x: float, width: float, alternatives: tuple[str, ...] = ()) -> Line:
+        return Line(text, ((x, 100), (x + width, 100), (x + width, 130), (x, 130)), 0.99, (), alternatives)
+
+    return extract(
+        [
+            line("号牌号码", 100, 120),
+            line("沪A12345", 260, 140),
+            line(label, 700, label_width),
+            line(read, 700 + label_width + 40, width, runners_up),
+            Line("所有人", ((100, 200), (190, 200), (190, 230), (100, 230)), 0.99),
+        ]
+    )
+
+
 @pytest.mark.parametrize(
     ("read", "runners_up", "vehicle_type"),
     [
@@ -615,18 +635,7 @@ def test_an_owner_whose_first_character_is_no_surname_takes_the_runner_up_that_i
 def test_a_vehicle_types_misread_size_class_is_the_runner_up_that_is_one(
     read: str, runners_up: tuple[str, ...], vehicle_type: str
 ) -> None:
-    def line(text: str, x: float, width: float, alternatives: tuple[str, ...] = ()) -> Line:
-        return Line(text, ((x, 100), (x + width, 100), (x + width, 130), (x, 130)), 0.99, (), alternatives)
-
-    extraction = extract(
-        [
-            line("号牌号码", 100, 120),
-            line("沪A12345", 260, 140),
-            line("车辆类型", 700, 120),
-            line(read, 860, 30 * len(read), runners_up),
-            Line("所有人", ((100, 200), (190, 200), (190, 230), (100, 230)), 0.99),
-        ]
-    )
+    extraction = _extract_first_row("车辆类型", 120, read, 30 * len(read), runners_up)
 
     assert extraction.fields["vehicle_type"] == vehicle_type
     assert (extraction.confidence["vehicle_type"] >= 0.8) is (read == vehicle_type)
@@ -723,18 +732,7 @@ def test_a_vins_misread_character_is_the_runner_up_its_check_digit_accepts(
 
 
 def test_a_vin_repaired_from_its_runners_up_asks_for_a_look() -> None:
-    def line(text: str, x: float, width: float, alternatives: tuple[str, ...] = ()) -> Line:
-        return Line(text, ((x, 100), (x + width, 100), (x + width, 130), (x, 130)), 0.99, (), alternatives)
-
-    extraction = extract(
-        [
-            line("号牌号码", 100, 120),
-            line("沪A12345", 260, 140),
-            line("车辆识别代号", 700, 180),
-            line("LZZ291FD4NSTPUACV", 900, 340, _at(17, i10="5")),
-            Line("所有人", ((100, 200), (190, 200), (190, 230), (100, 230)), 0.99),
-        ]
-    )
+    extraction = _extract_first_row("车辆识别代号", 180, "LZZ291FD4NSTPUACV", 340, _at(17, i10="5"))
 
     assert extraction.fields["vin"] == "LZZ291FD4N5TPUACV"
     assert extraction.confidence["vin"] < 0.8
