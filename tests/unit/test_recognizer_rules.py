@@ -604,6 +604,10 @@ def test_an_owner_whose_first_character_is_no_surname_takes_the_runner_up_that_i
     assert (extraction.confidence["owner"] >= 0.8) is trusted
 
 
+def _text_line(text: str, x: float, y: float, width: float) -> Line:
+    return Line(text, ((x, y), (x + width, y), (x + width, y + 30), (x, y + 30)), 0.99)
+
+
 def _extract_first_row(
     label: str, label_width: float, read: str, width: float, runners_up: tuple[str, ...]
 ) -> Extraction:
@@ -804,17 +808,14 @@ def test_an_address_that_lost_its_place_takes_the_stamps_or_its_citys(
 def test_a_file_numbers_letter_read_for_a_digit_is_that_digit(
     read: str, document_id: str, trusted: bool
 ) -> None:
-    def line(text: str, x: float, y: float, width: float) -> Line:
-        return Line(text, ((x, y), (x + width, y), (x + width, y + 30), (x, y + 30)), 0.99)
-
     extraction = extract(
         [
-            line("号牌号码", 100, 100, 120),
-            line("沪A12345", 260, 100, 140),
-            line("档案编号", 700, 100, 120),
-            line(read, 860, 100, 240),
-            line("核定载人数", 100, 200, 150),
-            line("5人", 300, 200, 40),
+            _text_line("号牌号码", 100, 100, 120),
+            _text_line("沪A12345", 260, 100, 140),
+            _text_line("档案编号", 700, 100, 120),
+            _text_line(read, 860, 100, 240),
+            _text_line("核定载人数", 100, 200, 150),
+            _text_line("5人", 300, 200, 40),
         ]
     )
 
@@ -841,19 +842,16 @@ def test_a_plates_lost_province_is_the_registering_ones(
 
 
 def test_a_plate_read_without_its_province_takes_the_addresss_before_the_other_pages() -> None:
-    def line(text: str, x: float, y: float, width: float) -> Line:
-        return Line(text, ((x, y), (x + width, y), (x + width, y + 30), (x, y + 30)), 0.99)
-
     extraction = extract(
         [
-            line("号牌号码", 100, 100, 120),
-            line("BAB72716", 260, 100, 160),
-            line("车辆类型", 700, 100, 120),
-            line("小型轿车", 860, 100, 120),
-            line("所有人", 100, 200, 90),
-            line("张伟", 250, 200, 60),
-            line("住址", 100, 300, 60),
-            line("山东省青岛市南山区解放路310号", 250, 300, 420),
+            _text_line("号牌号码", 100, 100, 120),
+            _text_line("BAB72716", 260, 100, 160),
+            _text_line("车辆类型", 700, 100, 120),
+            _text_line("小型轿车", 860, 100, 120),
+            _text_line("所有人", 100, 200, 90),
+            _text_line("张伟", 250, 200, 60),
+            _text_line("住址", 100, 300, 60),
+            _text_line("山东省青岛市南山区解放路310号", 250, 300, 420),
         ]
     )
 
