@@ -589,12 +589,17 @@ def _repair_address_start(fields: dict[str, str], confidence: dict[str, float]) 
 def _repair_company(fields: dict[str, str], confidence: dict[str, float]) -> None:
     """A company is named after the city it is registered in, most often the owner's address's:
     an owner company that starts with the end of that city's name (津恒通运输有限公司 beside an
-    address in 天津市) lost the city's first characters."""
+    address in 天津市) lost the city's first characters; one that starts with that name but for
+    one character (晋岛汇丰物流有限公司 beside 青岛市) misread it."""
     owner, address = fields.get("owner", ""), fields.get("address", "")
     if not owner.endswith("公司"):
         return
     city = city_of_address(address)
     if city is None or len(city) < 2 or owner.startswith(city):
+        return
+    if sum(a != b for a, b in zip(owner, city, strict=False)) == 1:
+        fields["owner"] = city + owner[len(city) :]
+        confidence["owner"] = min(confidence.get("owner", 1.0), REPAIRED)
         return
     for lost in range(1, len(city)):
         if owner.startswith(city[lost:]):

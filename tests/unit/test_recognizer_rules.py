@@ -322,6 +322,12 @@ def company(owner: str, address: str, repaired: str) -> Case:
         company("波汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "宁波汇丰运输有限公司"),
         company("汇丰运输有限公司", "浙江省宁波市高新区解放路130号", "汇丰运输有限公司"),  # nothing of 宁波
         company("津恒通", "天津市河西区东风路892号", "津恒通"),  # a person: no city in a name
+        company("晋岛汇丰物流有限公司", "山东省青岛市南山区解放路310号", "青岛汇丰物流有限公司"),  # 晋 for 青
+        # a company of 南通 beside an address in 南京 reads as one misread: the repair asks for a look
+        company("南通汇丰物流有限公司", "江苏省南京市江宁区中山路15号", "南京汇丰物流有限公司"),
+        company(
+            "苏州汇丰物流有限公司", "江苏省南京市江宁区中山路15号", "苏州汇丰物流有限公司"
+        ),  # another city
     ],
 )
 def test_a_field_is_restored_from_its_fixed_words_and_the_cards_other_fields(
