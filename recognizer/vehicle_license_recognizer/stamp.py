@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from vehicle_license_recognizer.ocr import OcrEngine, Quad
 
 MIN_RED_FRACTION = 0.01  # of the region searched: less red than this is no stamp
-STAMP_LINE_HEIGHT = 64
+STAMP_LINE_HEIGHT = 64  # pixels: the stamp is scaled so its lines are read at this height
 MIN_REDNESS = 20.0  # the least redness that is stamp ink (a washed-out photo's stamp reaches ~35)
 BLACK_IN_RED = 0.55  # of the region's light level in the red channel: darker is black print
-NOT_RED = 12  # redness (red minus the mean of green and blue) below which a pixel is no stamp ink  # pixels: the stamp is scaled so its lines are read at this height
+NOT_RED = 12  # redness (red minus the mean of green and blue) below which a pixel is no stamp ink
 
 _SUFFIXES = (
     "公安局公安交通管理局",
