@@ -1071,6 +1071,20 @@ def _clean_gabarite(text: str) -> str:
     return f"{length}×{match.group(2)}×{match.group(3)}mm"
 
 
+MAX_WIDTH_MM = 3000  # GB 1589 allows 2550 (2600 refrigerated): a width beyond is a misread
+MAX_HEIGHT_MM = 4500  # it allows 4000
+
+
+def _gabarite_ok(value: str) -> bool:
+    """Length × width × height in mm, each a road vehicle's (5668×25668×2497mm: a number read
+    twice into the width fails)."""
+    match = re.fullmatch(r"(\d{3,5})×(\d{3,5})×(\d{3,5})mm", value)
+    if not match:
+        return False
+    length, width, height = (int(part) for part in match.groups())
+    return length <= MAX_LENGTH_MM and width <= MAX_WIDTH_MM and height <= MAX_HEIGHT_MM
+
+
 def _clean_use(text: str) -> str:
     value = _clean_text(text)
     if value in USE_CHARACTERS:
@@ -1245,7 +1259,7 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "approved_passengers_capacity": lambda v: bool(re.fullmatch(r"\d+(\+\d+)?人", v)),
     "total_mass": lambda v: bool(re.fullmatch(r"[1-9]\d{2,5}kg", v)),  # no leading 0: a digit lost
     "curb_weight": lambda v: bool(re.fullmatch(r"[1-9]\d{2,5}kg", v)),
-    "gabarite": lambda v: bool(v),
+    "gabarite": _gabarite_ok,
     # a brand, then a model code of five characters or more (a shorter one lost its end)
     "model": lambda v: bool(re.fullmatch(r"[\u4e00-\u9fff]{1,8}牌?[0-9A-Z\-]{5,}", v)),
     "address": lambda v: len(v) >= 4 and bool(re.match(r"[\u4e00-\u9fff]", v)),

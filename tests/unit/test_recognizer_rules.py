@@ -900,3 +900,19 @@ def test_a_plates_misread_character_is_the_one_runner_up_that_passes(
     from vehicle_license_recognizer.extraction import _plate_from_runners_up
 
     assert _plate_from_runners_up(read, runners_up) == plate
+
+
+@pytest.mark.parametrize(
+    ("gabarite", "passes"),
+    [
+        ("4770×1880×1495mm", True),
+        ("11916×2550×3999mm", True),
+        ("5668×25668×2497mm", False),  # a number read twice into the width
+        ("8739×2311×21131mm", False),  # no vehicle is 21 m high
+        ("4770×1880mm", False),
+    ],
+)
+def test_a_gabarite_is_a_road_vehicles_dimensions(gabarite: str, passes: bool) -> None:
+    from vehicle_license_recognizer.extraction import FIELD_CHECKS
+
+    assert FIELD_CHECKS["gabarite"](gabarite) is passes
