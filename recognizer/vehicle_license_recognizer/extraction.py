@@ -1256,7 +1256,8 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "register_date": _date_ok,
     "issue_date": _date_ok,
     "document_id": lambda v: 8 <= len(v) <= 16 and v.isdigit(),
-    "approved_passengers_capacity": lambda v: bool(re.fullmatch(r"\d+(\+\d+)?人", v)),
+    # a vehicle seats one or more (0人: a digit misread)
+    "approved_passengers_capacity": lambda v: bool(re.fullmatch(r"[1-9]\d*(\+[1-9]\d*)?人", v)),
     "total_mass": lambda v: bool(re.fullmatch(r"[1-9]\d{2,5}kg", v)),  # no leading 0: a digit lost
     "curb_weight": lambda v: bool(re.fullmatch(r"[1-9]\d{2,5}kg", v)),
     "gabarite": _gabarite_ok,

@@ -916,3 +916,12 @@ def test_a_gabarite_is_a_road_vehicles_dimensions(gabarite: str, passes: bool) -
     from vehicle_license_recognizer.extraction import FIELD_CHECKS
 
     assert FIELD_CHECKS["gabarite"](gabarite) is passes
+
+
+@pytest.mark.parametrize(
+    ("seats", "passes"), [("5人", True), ("2+3人", True), ("0人", False), ("05人", False)]
+)
+def test_a_vehicle_seats_one_or_more(seats: str, passes: bool) -> None:
+    from vehicle_license_recognizer.extraction import FIELD_CHECKS
+
+    assert FIELD_CHECKS["approved_passengers_capacity"](seats) is passes
