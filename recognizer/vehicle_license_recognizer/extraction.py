@@ -1281,9 +1281,17 @@ def _date_confidence(text: str, value: str) -> float:
 
 def _address_confidence(raw: str, value: str) -> float:
     """An address ending in a number lost its last character (号, 室, 栋); one that does not start
-    with its province or municipality lost its first ones (or never printed them): worth a look."""
+    with its province or municipality lost its first ones (or never printed them); one broken
+    inside (_BROKEN_ADDRESS) lost some in the middle: worth a look."""
     lost_start = not value.startswith(PROVINCE_NAMES)
-    return REPAIRED if lost_start or value[-1:].isdigit() or _clean_text(raw) != value else 1.0
+    broken = bool(_BROKEN_ADDRESS.search(value))
+    return REPAIRED if lost_start or broken or value[-1:].isdigit() or _clean_text(raw) != value else 1.0
+
+
+# what a whole address does not hold: a 大道's or 大街's 大 at the end (建设大; a road or lane
+# may end one, 北大街财苑巷), a 号 with no number before it (东风号30栋: the road and its number
+# lost), a building after a road's number with no 号 between (学院路393栋)
+_BROKEN_ADDRESS = re.compile(r"大$|(?<![\d甲乙丙丁之])号|[路街道巷弄]\d+[栋室]")
 
 
 def _plate_confidence(_: str, value: str) -> float:

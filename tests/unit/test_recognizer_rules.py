@@ -925,3 +925,20 @@ def test_a_vehicle_seats_one_or_more(seats: str, passes: bool) -> None:
     from vehicle_license_recognizer.extraction import FIELD_CHECKS
 
     assert FIELD_CHECKS["approved_passengers_capacity"](seats) is passes
+
+
+@pytest.mark.parametrize(
+    ("address", "trusted"),
+    [
+        ("江苏省无锡市江宁区建设大道125号7栋1042室", True),
+        ("北京市海淀区学院路甲5号", True),
+        ("山西省太原市北大街财苑巷", True),  # a real card's: a lane without a number
+        ("江苏省无锡市江宁区建设大", False),  # the road's end and number lost
+        ("湖北省武汉市南山区东风号30栋1083室", False),  # the road's 路 and number lost
+        ("重庆市渝中区学院路393栋2516室", False),  # the 号 and the building's number lost
+    ],
+)
+def test_an_address_broken_inside_asks_for_a_look(address: str, trusted: bool) -> None:
+    from vehicle_license_recognizer.extraction import ADJUST
+
+    assert (ADJUST["address"](address, address) >= 0.8) is trusted
