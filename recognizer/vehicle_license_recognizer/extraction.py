@@ -309,6 +309,7 @@ def extract(lines: Sequence[Line]) -> Extraction:
     _tidy_remarks(fields, confidence)
     _repair_inspection(fields, confidence)
     _repair_address_start(fields, confidence)
+    _check_masses(fields, confidence)
     _repair_company(fields, confidence)
     _repair_plate(fields, confidence)
     found = {label.name for label in labels if not label.virtual}
@@ -584,6 +585,19 @@ def _repair_address_start(fields: dict[str, str], confidence: dict[str, float]) 
         place = named[0]
     fields["address"] = place + address[end + 1 :]
     confidence["address"] = min(confidence.get("address", 1.0), REPAIRED)
+
+
+def _check_masses(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """A vehicle's total mass is its curb weight and what it carries: read no greater, one of the
+    two lost or misread a digit. The one with fewer digits lost one (845kg beside 2300kg); with as
+    many, either may be wrong. That one (or both) fails its format's confidence."""
+    total, curb = (re.fullmatch(r"(\d+)kg", fields.get(name, "")) for name in ("total_mass", "curb_weight"))
+    if total is None or curb is None or int(total.group(1)) > int(curb.group(1)):
+        return
+    digits = {"total_mass": len(total.group(1)), "curb_weight": len(curb.group(1))}
+    for name, count in digits.items():
+        if count == min(digits.values()):
+            confidence[name] = min(confidence.get(name, 1.0), FAILED_FORMAT)
 
 
 def _repair_company(fields: dict[str, str], confidence: dict[str, float]) -> None:

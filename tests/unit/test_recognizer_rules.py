@@ -942,3 +942,24 @@ def test_an_address_broken_inside_asks_for_a_look(address: str, trusted: bool) -
     from vehicle_license_recognizer.extraction import ADJUST
 
     assert (ADJUST["address"](address, address) >= 0.8) is trusted
+
+
+@pytest.mark.parametrize(
+    ("total", "curb", "doubted"),
+    [
+        ("2845kg", "2300kg", set()),
+        ("845kg", "2300kg", {"total_mass"}),  # a digit lost: the shorter one
+        ("2300kg", "2845kg", {"total_mass", "curb_weight"}),  # either misread
+        ("", "2300kg", set()),
+    ],
+)
+def test_a_total_mass_no_greater_than_the_curb_weight_asks_for_a_look(
+    total: str, curb: str, doubted: set[str]
+) -> None:
+    from vehicle_license_recognizer.extraction import _check_masses
+
+    fields = {"total_mass": total, "curb_weight": curb}
+    confidence = {"total_mass": 0.95, "curb_weight": 0.95}
+    _check_masses(fields, confidence)
+    assert {name for name, score in confidence.items() if score < 0.8} == doubted
+    assert fields == {"total_mass": total, "curb_weight": curb}
