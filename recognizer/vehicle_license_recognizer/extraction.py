@@ -357,10 +357,13 @@ def _read_fields(
     boxes: dict[str, Quad] = {}
     # The plate is printed on both pages: the main page's is taken unless only the other one's
     # passes the plate's format; a read label before a placed one.
+    plates: list[tuple[str, float, list[Quad]]] = []  # each plate label's reading, in that order
     for entry in sorted(moved, key=lambda label: (label.page != "main", label.virtual)):
         cleaned = _value_for(entry.name, entry.candidates)
         if cleaned is None:
             continue
+        if entry.name == "plate_number" and cleaned[0]:
+            plates.append(cleaned)
         if entry.virtual and not cleaned[0]:
             continue  # a label neither read nor given a value says nothing
         if entry.name in confidence and fields[entry.name]:
@@ -371,22 +374,18 @@ def _read_fields(
         if quads:
             boxes[entry.name] = _union(quads)
     letter = registration_province(fields)
-    if letter is not None:
-        # a page's plate whose province character was misread or lost passes with the address's:
-        # taken as that page's reading, before the other page's (the main page's first)
-        for entry in sorted(moved, key=lambda label: (label.page != "main", label.virtual)):
-            cleaned = _value_for(entry.name, entry.candidates) if entry.name == "plate_number" else None
-            if not cleaned or not cleaned[0]:
-                continue
-            if _plate_ok(cleaned[0]):
-                break
-            repaired = plate_with_province(cleaned[0], letter)
-            if repaired is not None:
-                fields["plate_number"] = repaired
-                confidence["plate_number"] = min(cleaned[1], REPAIRED)
-                if cleaned[2]:
-                    boxes["plate_number"] = _union(cleaned[2])
-                break
+    # a page's plate whose province character was misread or lost passes with the address's:
+    # taken as that page's reading, before the other page's (the main page's first)
+    for plate, score, quads in plates:
+        if letter is None or _plate_ok(plate):
+            break
+        repaired = plate_with_province(plate, letter)
+        if repaired is not None:
+            fields["plate_number"] = repaired
+            confidence["plate_number"] = min(score, REPAIRED)
+            if quads:
+                boxes["plate_number"] = _union(quads)
+            break
     return fields, confidence, boxes
 
 
@@ -770,6 +769,26 @@ def _size_from_runners_up(kind: str, runners_up: Sequence[str]) -> str | None:
     return named if named in VEHICLE_TYPES and named[0] == size else None
 
 
+def _one_runner_up(
+    text: str,
+    runners_up: Sequence[str],
+    read: Callable[[str], str],
+    passes: Callable[[str], bool],
+    usable: Callable[[str, str], bool],
+) -> str | None:
+    """The text with one character replaced by a runner-up of the model's there (one `usable` in
+    place of the character read), when exactly one value `read` from such a text `passes`; None
+    when none or several do."""
+    repaired: dict[str, str] = {}
+    for index, others in enumerate(runners_up[: len(text)]):
+        for other in (c for c in others if usable(text[index], c)):
+            candidate = text[:index] + other + text[index + 1 :]
+            value = read(candidate)
+            if value and passes(value):
+                repaired.setdefault(value, candidate)
+    return next(iter(repaired.values())) if len(repaired) == 1 else None
+
+
 def _vin_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
     """A VIN of seventeen characters whose check digit fails, where exactly one VIN with a valid
     check digit differs from it by one character the model ranked second or lower at that place
@@ -779,16 +798,13 @@ def _vin_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
     vin = _read_vin(text)
     if not VIN_PATTERN.match(vin) or has_valid_check_digit(vin) or len(runners_up) < len(text):
         return None
-    repaired: dict[str, str] = {}
-    for index, others in enumerate(runners_up[: len(text)]):
-        for other in others.upper():
-            if not ("0" <= other <= "9" or "A" <= other <= "Z"):
-                continue
-            candidate = text[:index] + other + text[index + 1 :]
-            candidate_vin = _read_vin(candidate)
-            if VIN_PATTERN.match(candidate_vin) and has_valid_check_digit(candidate_vin):
-                repaired.setdefault(candidate_vin, candidate)
-    return next(iter(repaired.values())) if len(repaired) == 1 else None
+    return _one_runner_up(
+        text,
+        [others.upper() for others in runners_up],
+        _read_vin,
+        lambda candidate: bool(VIN_PATTERN.match(candidate)) and has_valid_check_digit(candidate),
+        lambda _, other: "0" <= other <= "9" or "A" <= other <= "Z",
+    )
 
 
 def _plate_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
@@ -799,14 +815,9 @@ def _plate_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
     says the crop was unclear, and reading the plate's place again does better."""
     if len(runners_up) < len(text) or _plate_ok(_clean_plate(text)):
         return None
-    repaired: dict[str, str] = {}
-    for index, others in enumerate(runners_up[: len(text)]):
-        for other in (c for c in others if c.isascii() is text[index].isascii()):
-            candidate = text[:index] + other + text[index + 1 :]
-            plate = _clean_plate(candidate)
-            if plate and _plate_ok(plate):
-                repaired.setdefault(plate, candidate)
-    return next(iter(repaired.values())) if len(repaired) == 1 else None
+    return _one_runner_up(
+        text, runners_up, _clean_plate, _plate_ok, lambda read, other: other.isascii() is read.isascii()
+    )
 
 
 # Fields whose misread character a runner-up of the model's restores: (text read, runners-up) ->
