@@ -279,6 +279,7 @@ def render_report(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> str:
+    from vehicle_license_recognizer.ocr import THREADS
     from vehicle_license_tools.cards.corpus import CONDITIONS
 
     licenses = [r for r in records if not r["expected_code"]]
@@ -286,6 +287,7 @@ def render_report(
     busy = max(load_before[0], load_after[0]) > (os.cpu_count() or 1)
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{THREADS} inference thread{'s' if THREADS > 1 else ''} (RECOGNIZER_THREADS), "
         f"load average {load_before[0]:.1f} before and {load_after[0]:.1f} after"
         + (" (the machine was shared and busy: seconds are slower than on an idle one)" if busy else "")
         + f": the real samples, then {len(records)} realistic generated images (seed {args.seed}; "
@@ -351,7 +353,7 @@ def render_report(
             for size in ("small", "medium", "large")
             if score.seconds_by_size.get(size)
         )
-        + f". CPU seconds per image (the process's own: other processes' work does not count, but this virtual machine's host speed varies from hour to hour by about 10 %): "
+        + f". CPU seconds per image (the process's own, all its threads: other processes' work does not count, but this virtual machine's host speed varies from hour to hour by about 10 %): "
         f"median {statistics.median(score.cpu_seconds):.2f}, p95 {percentile(score.cpu_seconds, 0.95):.2f}, "
         f"max {max(score.cpu_seconds):.2f}. Peak memory (RSS) {peak:.0f} MB.",
         "",

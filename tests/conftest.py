@@ -12,6 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+# The suite runs on two workers on two cores: one inference thread each (two each would spin
+# against one another). Set before the recognizer is imported, and inherited by the servers the
+# tests start.
+os.environ.setdefault("RECOGNIZER_THREADS", "1")
+
 import boto3
 import jsonschema
 import pytest

@@ -963,3 +963,19 @@ def test_a_total_mass_no_greater_than_the_curb_weight_asks_for_a_look(
     _check_masses(fields, confidence)
     assert {name for name, score in confidence.items() if score < 0.8} == doubted
     assert fields == {"total_mass": total, "curb_weight": curb}
+
+
+def test_inference_threads_default_to_the_usable_cpus_at_most_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vehicle_license_recognizer import ocr
+
+    monkeypatch.delenv("RECOGNIZER_THREADS", raising=False)
+    monkeypatch.setattr(ocr.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert ocr._threads() == 2, "more cores than two: two threads"
+    monkeypatch.setattr(ocr.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert ocr._threads() == 1, "one usable core: one thread"
+    monkeypatch.setenv("RECOGNIZER_THREADS", "3")
+    assert ocr._threads() == 3, "the environment decides when set"
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("RECOGNIZER_THREADS", bad)
+        with pytest.raises(ValueError, match="RECOGNIZER_THREADS"):
+            ocr._threads()
