@@ -284,7 +284,8 @@ def render_report(
 
     licenses = [r for r in records if not r["expected_code"]]
     negatives = [r for r in records if r["expected_code"]]
-    busy = max(load_before[0], load_after[0]) > (os.cpu_count() or 1)
+    # The load after includes this run's own inference threads: other work is what is beyond them.
+    busy = max(load_before[0], load_after[0] - THREADS) >= 1
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{THREADS} inference thread{'s' if THREADS > 1 else ''} (RECOGNIZER_THREADS), "

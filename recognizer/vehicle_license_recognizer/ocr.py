@@ -28,8 +28,9 @@ def _threads() -> int:
     """Inference threads: RECOGNIZER_THREADS, else the CPUs this process may use, at most 2.
     Measured on this 2-core machine, idle, 30 photos: 2 threads read a photo in a median 1.20 s
     (wall) against 1.90 s with 1 (for 20 % more CPU, the second thread's spinning). Where other
-    work shares the cores (two readers at once, a Lambda below 1769 MB) a second thread mostly
-    spins: set RECOGNIZER_THREADS=1 there."""
+    processes share the cores (two recognizers, two test workers; a Lambda function of 2048 MB has
+    about 1.2 vCPUs) a second thread mostly spins: set RECOGNIZER_THREADS=1 there. One engine runs
+    one inference at a time (its lock), so concurrent requests to one process do not add threads."""
     configured = os.environ.get("RECOGNIZER_THREADS", "").strip()
     if configured:
         if not configured.isdigit() or int(configured) < 1:
