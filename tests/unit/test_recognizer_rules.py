@@ -966,12 +966,14 @@ def test_a_total_mass_no_greater_than_the_curb_weight_asks_for_a_look(
 
 
 def test_inference_threads_default_to_the_usable_cpus_at_most_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
     from vehicle_license_recognizer import ocr
 
     monkeypatch.delenv("RECOGNIZER_THREADS", raising=False)
-    monkeypatch.setattr(ocr.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     assert ocr._threads() == 2, "more cores than two: two threads"
-    monkeypatch.setattr(ocr.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert ocr._threads() == 1, "one usable core: one thread"
     monkeypatch.setenv("RECOGNIZER_THREADS", "3")
     assert ocr._threads() == 3, "the environment decides when set"
