@@ -1000,7 +1000,37 @@ def _clean_model(text: str) -> str:
     match = re.match(r"([\u4e00-\u9fff]*)(.*)", value)
     brand, code = match.groups() if match else ("", value)
     brand = (known_brand(brand) or _brand_after_label(brand) or brand) if brand else brand
-    return brand + code.upper().replace("O", "0").replace("I", "1").replace("Θ", "0")
+    code = code.upper().replace("O", "0").replace("I", "1").replace("Θ", "0")
+    return brand + (_model_code_by_its_format(code) or code)
+
+
+# GB 9417: the maker's two or three letters, the category digit, two digits of the main parameter
+# (engine displacement, length or mass) and one of sequence, then the maker's own suffix
+# (SGM7247ATA, GHA7150JAD5B, DFM7160). Imported vehicles' codes need not follow it.
+MODEL_CODE = re.compile(r"[A-Z]{2,3}\d{4}[0-9A-Z\-]*")
+_MODEL_LETTER_FOR_DIGIT = str.maketrans(
+    {digit: letters[0] for digit, letters in OCR_CONFUSIONS.items() if digit.isdigit()} | {"6": "G"}
+)
+
+
+def _model_code_by_its_format(code: str) -> str | None:
+    """A model code that breaks GB 9417's form for characters read as what they resemble (5VW7183,
+    SVW71B3): the form the usual confusions make of it with the fewest characters changed, the
+    maker's code taken as two letters and as three. None when it follows the form already, or
+    when no form is made or both are, with as many changes (SVD718B: SV0718B or SVD7188)."""
+    if MODEL_CODE.fullmatch(code):
+        return None
+    made: dict[str, int] = {}
+    for letters in (2, 3):
+        head = code[:letters].translate(_MODEL_LETTER_FOR_DIGIT)
+        digits = code[letters : letters + 4].translate(_DIGIT_FOR_LETTER)
+        candidate = head + digits + code[letters + 4 :]
+        if MODEL_CODE.fullmatch(candidate):
+            made[candidate] = sum(a != b for a, b in zip(candidate, code, strict=True))
+    fewest = sorted(made, key=made.__getitem__)
+    if not fewest or (len(fewest) == 2 and made[fewest[0]] == made[fewest[1]]):
+        return None
+    return fewest[0]
 
 
 def _brand_after_label(read: str) -> str | None:
@@ -1020,7 +1050,12 @@ def _model_confidence(text: str, value: str) -> float:
     def brand(model: str) -> str:
         return re.sub(r"[^\u4e00-\u9fff].*", "", model)
 
-    changed = brand(_clean_text(text)) != brand(value)
+    def code(model: str) -> str:
+        return model[len(brand(model)) :]
+
+    read = _clean_text(text)
+    as_read = code(read).upper().replace("O", "0").replace("I", "1").replace("Θ", "0")
+    changed = brand(read) != brand(value) or code(value) != as_read
     return REPAIRED if changed or not brand(value).endswith("牌") or len(brand(value)) < 3 else 1.0
 
 

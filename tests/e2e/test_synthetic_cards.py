@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import random
+import re
 from collections import Counter
 from typing import Any
 
@@ -283,6 +284,18 @@ def test_fields_are_those_printed_on_the_pages_shown() -> None:
         names = shown.get(item.page, ())
         assert [n for n in LICENSE_FIELDS if n not in names and item.fields[n]] == []
         assert item.fields["plate_number"] == item.case.license["plate_number"]
+
+
+def test_model_codes_are_built_as_gb_9417_builds_them() -> None:
+    rng = random.Random(3)
+    licenses = [synthetic.random_license(rng) for _ in range(400)]
+    codes = [(item["vehicle_type"], re.sub(r"^[\u4e00-\u9fff]+", "", item["model"])) for item in licenses]
+
+    # the maker's two or three letters, the category digit, two of the main parameter, one of sequence
+    assert [code for _, code in codes if not re.fullmatch(r"[A-Z]{2,3}\d{4}[0-9A-Z]*", code)] == []
+    category = {kind: re.search(r"\d", code).group(0) for kind, code in codes}  # type: ignore[union-attr]
+    assert (category["小型轿车"], category["重型厢式货车"], category["小型普通客车"]) == ("7", "1", "6")
+    assert Counter(len(re.match(r"[A-Z]+", code).group(0)) for _, code in codes).keys() == {2, 3}  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("kind", ["driving_license", "id_card"])

@@ -266,6 +266,11 @@ def test_a_stamp_read_too_badly_gives_no_authority(read: str, plate_province: st
         ("model", "咨利牌Q5313HLDVH", "吉利牌Q5313HLDVH"),  # one character misread
         ("model", "导田牌U5VGSV", "导田牌U5VGSV"),  # 丰田, 本田 or 福田: left as read
         ("model", "东风风神牌DFM7160", "东风风神牌DFM7160"),  # a brand in no list: left as read
+        ("model", "大众汽车牌5VW7183MJD", "大众汽车牌SVW7183MJD"),  # GB 9417: the maker's letters…
+        ("model", "比亚迪牌BYD71S2WT6HEV", "比亚迪牌BYD7152WT6HEV"),  # …then four digits
+        ("model", "大众汽车牌S5B7183", "大众汽车牌SSB7183"),  # one change, not SS87183's two
+        ("model", "大众汽车牌SVD718B", "大众汽车牌SVD718B"),  # SV0718B or SVD7188: left as read
+        ("model", "奔驰牌S500L", "奔驰牌S500L"),  # an import's code in no such form: left as read
         ("vehicle_type", "型平板半挂车", "重型平板半挂车"),  # the size lost: semi-trailers are heavy
         ("vehicle_type", "型普通客车", "小型普通客车"),  # buses and cars mostly small
         ("vehicle_type", "董型厢式货车", "轻型厢式货车"),  # goods vehicles mostly light

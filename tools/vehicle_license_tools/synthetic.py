@@ -224,6 +224,25 @@ PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ".replace("Q", "")
 VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
+# GB 9417's vehicle category digit, by the vehicle type's words (trailer, goods, off-road, car;
+# anything else carries passengers)
+MODEL_CATEGORIES = (("挂", "9"), ("货", "1"), ("越野", "2"), ("轿车", "7"))
+
+
+def model_code(vehicle_type: str, drawn: list[str]) -> str:
+    """A model code as GB 9417 builds them (SGM7247ATA, GHA7150JAD5B): the maker's two or three
+    letters, the category digit (the vehicle type's), two digits of its main parameter and one of
+    sequence, then the maker's own suffix. Made from characters already drawn (6 to 10 of A-V and
+    0-9), so the corpus's other values stay what the same seed always drew."""
+    alphabet = LETTERS[:20] + "0123456789"
+    index = [alphabet.index(c) for c in drawn]
+    prefix = 3 if index[0] % 2 == 0 and len(drawn) >= 7 else 2
+    category = next((digit for word, digit in MODEL_CATEGORIES if word in vehicle_type), "6")
+    letters = "".join(LETTERS[i % 20] for i in index[:prefix])
+    digits = "".join(str(i % 10) for i in index[prefix + 1 : prefix + 4])
+    return letters + category + digits + "".join(drawn[prefix + 4 :])
+
+
 def random_plate(rng: random.Random, province: str, kind: str) -> str:
     letter = rng.choice(PLATE_LETTERS)
 
@@ -328,7 +347,9 @@ def random_license(rng: random.Random) -> dict[str, str]:
         "address": address,
         "use_character": use,
         "model": rng.choice(BRANDS)
-        + "".join(rng.choice(LETTERS[:20] + "0123456789") for _ in range(rng.randint(6, 10))),
+        + model_code(
+            vehicle_type, [rng.choice(LETTERS[:20] + "0123456789") for _ in range(rng.randint(6, 10))]
+        ),
         "vin": with_check_digit(vin),
         "engine_number": "".join(
             rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(rng.randint(7, 12))
