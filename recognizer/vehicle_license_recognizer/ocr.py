@@ -49,6 +49,7 @@ REC_MIN_WIDTH = 96
 REC_BATCH = 3
 REGION_HEIGHT = 96  # pixels: a value's region is re-detected at this height (about two lines)
 REGION_CONTRAST = 3.0  # CLAHE's clip limit on a re-detected region
+REGION_RETRY_SCALE = 2  # a region where nothing is detected is detected again this much larger
 REGION_PAD = 16  # pixels of the region's own edge repeated around it (detection needs a margin)
 ALTERNATIVES = 4  # runners-up kept for each character read
 ALTERNATIVE_MIN = 0.01  # the least probability a runner-up needs
@@ -179,16 +180,13 @@ class OcrEngine:
         import cv2
         import numpy as np
 
-        engine = self._ocr()
-        with self._lock:
-            detector = engine._load_det_model()
-            chosen = (detector.limit_side_len, detector.limit_type)
-            # no resizing beyond the network's multiple of 32: the region is already at scale
-            detector.limit_side_len, detector.limit_type = max(region.shape[:2]) + 32, "max"
-            try:
-                output = detector(region)
-            finally:
-                detector.limit_side_len, detector.limit_type = chosen
+        # no resizing beyond the network's multiple of 32: the region is already at scale
+        output = self._detect_at(region, max(region.shape[:2]) + 32, "max")
+        if output.boxes is None or len(output.boxes) == 0:
+            # Print filling much of the region's height (a value of large type, straightened to
+            # REGION_HEIGHT) can escape detection at that scale, even when sharp: enlarged, it is
+            # found (the vehicle type printed against the title's English line).
+            output = self._detect_at(region, REGION_RETRY_SCALE * min(region.shape[:2]), "min")
         if output.boxes is None:
             return []
         found = [_ordered(tuple((float(x), float(y)) for x, y in box)) for box in output.boxes]
@@ -201,6 +199,19 @@ class OcrEngine:
             quad = _ordered(tuple((float(x), float(y)) for x, y in points))
             lines.append(Line(text, quad, score, scores, runners_up))
         return lines
+
+    def _detect_at(self, image: Any, limit: int, limit_type: str) -> Any:
+        """The detection model's output on an image resized by RapidOCR's rule: its larger side
+        down to `limit` ("max"), or its smaller side up to it ("min")."""
+        engine = self._ocr()
+        with self._lock:
+            detector = engine._load_det_model()
+            chosen = (detector.limit_side_len, detector.limit_type)
+            detector.limit_side_len, detector.limit_type = limit, limit_type
+            try:
+                return detector(image)
+            finally:
+                detector.limit_side_len, detector.limit_type = chosen
 
     def upside_down_votes(self, crops: list[Any]) -> tuple[int, int]:
         """(upright, upside down) among the crops, by the line classifier's confident answers."""

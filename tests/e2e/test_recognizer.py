@@ -144,3 +144,24 @@ def test_a_washed_out_stamp_is_still_read_and_asks_for_a_look(recognizer: LocalR
     authority = card.fields["license_issuing_authority"]
     assert recognition.fields["license_issuing_authority"] == authority
     assert (recognition.confidence or {})["license_issuing_authority"] < 0.8
+
+
+def test_a_value_the_detector_misses_at_its_own_scale_is_found_enlarged(
+    recognizer: LocalRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value's place re-detected on its own can come back empty although its print is plain to
+    see: print filling much of the straightened region escapes the detector at that scale. Found
+    nothing, the region is detected again twice as large."""
+    from vehicle_license_recognizer import ocr
+    from vehicle_license_tools.cards import corpus
+
+    case = corpus.realistic_cases(239, seed=2026)[238]  # both pages in a hand, a 400-700 px copy
+    assert case.page == "both" and set(case.conditions) == {"hand", "small", "both_pages"}
+    card = corpus.render(case)
+
+    recognition = recognizer.read_license(card.image)
+    assert recognition is not None
+    assert recognition.fields["vehicle_type"] == card.fields["vehicle_type"] == "微型轿车"
+
+    monkeypatch.setattr(ocr, "REGION_RETRY_SCALE", 1)  # detected again at the same scale
+    assert LocalRecognizer().read_license(card.image).fields["vehicle_type"] == ""  # type: ignore[union-attr]
