@@ -1000,17 +1000,19 @@ def _clean_model(text: str) -> str:
     match = re.match(r"([\u4e00-\u9fff]*)(.*)", value)
     brand, code = match.groups() if match else ("", value)
     brand = (known_brand(brand) or _brand_after_label(brand) or brand) if brand else brand
-    code = code.upper().replace("O", "0").replace("I", "1").replace("Θ", "0")
+    code = _model_code_as_read(code)
     return brand + (_model_code_by_its_format(code) or code)
+
+
+def _model_code_as_read(code: str) -> str:
+    """Model codes, like VINs, use no letter O or I: what reads as one is the digit."""
+    return code.upper().replace("O", "0").replace("I", "1").replace("Θ", "0")
 
 
 # GB 9417: the maker's two or three letters, the category digit, two digits of the main parameter
 # (engine displacement, length or mass) and one of sequence, then the maker's own suffix
 # (SGM7247ATA, GHA7150JAD5B, DFM7160). Imported vehicles' codes need not follow it.
 MODEL_CODE = re.compile(r"[A-Z]{2,3}\d{4}[0-9A-Z\-]*")
-_MODEL_LETTER_FOR_DIGIT = str.maketrans(
-    {digit: letters[0] for digit, letters in OCR_CONFUSIONS.items() if digit.isdigit()} | {"6": "G"}
-)
 
 
 def _model_code_by_its_format(code: str) -> str | None:
@@ -1022,7 +1024,7 @@ def _model_code_by_its_format(code: str) -> str | None:
         return None
     made: dict[str, int] = {}
     for letters in (2, 3):
-        head = code[:letters].translate(_MODEL_LETTER_FOR_DIGIT)
+        head = code[:letters].translate(_LETTER_FOR_DIGIT)
         digits = code[letters : letters + 4].translate(_DIGIT_FOR_LETTER)
         candidate = head + digits + code[letters + 4 :]
         if MODEL_CODE.fullmatch(candidate):
@@ -1043,9 +1045,9 @@ def _brand_after_label(read: str) -> str | None:
 
 
 def _model_confidence(text: str, value: str) -> float:
-    """A brand restored from the list asks for a look; so does one that does not end in 牌, as
-    licenses print every brand (别克牌SGM7247ATA): its first characters or the 牌 were lost
-    (田CN6V64ESP, 长53SRCL)."""
+    """A brand restored from the list, or a code its format repaired, asks for a look; so does a
+    brand that does not end in 牌, as licenses print every brand (别克牌SGM7247ATA): its first
+    characters or the 牌 were lost (田CN6V64ESP, 长53SRCL)."""
 
     def brand(model: str) -> str:
         return re.sub(r"[^\u4e00-\u9fff].*", "", model)
@@ -1054,8 +1056,7 @@ def _model_confidence(text: str, value: str) -> float:
         return model[len(brand(model)) :]
 
     read = _clean_text(text)
-    as_read = code(read).upper().replace("O", "0").replace("I", "1").replace("Θ", "0")
-    changed = brand(read) != brand(value) or code(value) != as_read
+    changed = brand(read) != brand(value) or code(value) != _model_code_as_read(code(read))
     return REPAIRED if changed or not brand(value).endswith("牌") or len(brand(value)) < 3 else 1.0
 
 

@@ -164,4 +164,4 @@ def test_a_value_the_detector_misses_at_its_own_scale_is_found_enlarged(
     assert recognition.fields["vehicle_type"] == card.fields["vehicle_type"] == "微型轿车"
 
     monkeypatch.setattr(ocr, "REGION_RETRY_SCALE", 1)  # detected again at the same scale
-    assert LocalRecognizer().read_license(card.image).fields["vehicle_type"] == ""  # type: ignore[union-attr]
+    assert recognizer.read_license(card.image).fields["vehicle_type"] == ""  # type: ignore[union-attr]
