@@ -12,6 +12,7 @@ read from the colour image where the form prints it (stamp.py).
 from __future__ import annotations
 
 import io
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from vehicle_license_recognizer.extraction import (
     REPAIRED,
     Extraction,
     _any,
+    contradicted_masses,
     extract,
     plate_with_province,
     plate_without_sub_label_letter,
@@ -33,7 +35,17 @@ from vehicle_license_recognizer.extraction import (
 )
 from vehicle_license_recognizer.form import PAGES
 from vehicle_license_recognizer.memory import release_freed_memory
-from vehicle_license_recognizer.ocr import Bounds, Line, OcrEngine, Quad, Reading, bounds, rotate_point
+from vehicle_license_recognizer.ocr import (
+    Bounds,
+    Line,
+    OcrEngine,
+    Point,
+    Quad,
+    Reading,
+    _shared,
+    bounds,
+    rotate_point,
+)
 from vehicle_license_recognizer.places import place_of_address
 from vehicle_license_recognizer.stamp import read_stamp
 
@@ -104,6 +116,7 @@ class LocalRecognizer:
         if extraction.labels_found < MIN_LABELS:
             return None
         extraction = _reread_missing(extraction, reading, self._ocr)
+        _reread_cut(extraction, reading, self._ocr)
         turns = reading.quarter_turns
         if extraction.page in ("main", "both"):
             upright = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
@@ -140,6 +153,7 @@ MAX_STAMP_SHARE = 0.15
 # re-read where the form prints it.
 NOT_REREAD = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 SAME_LINE = 0.5  # a line re-detected over one already read (this much of their union shared)
+INSIDE = 0.6  # or this much of the line already read inside the one re-detected
 REREAD_MARGIN = 0.03  # card heights above and below the label's row (values printed off the row)
 
 
@@ -148,12 +162,16 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
     fails its format: its value's place on the form is detected again on its own. The page's
     detection merges a value printed over a neighbouring line (the vehicle type or the plate under
     the title's English line) or misses a faint one; detected alone, the region gives it back.
-    A field takes what the second extraction finds only when it was empty, or failed its format
-    and the new value passes it."""
+    A mass the other contradicts (a total no greater than the curb weight: a digit lost) is read
+    again too. A field takes what the second extraction finds only when it was empty, or failed its
+    format (or contradicted) and the new value passes it (and no longer does)."""
+    contradicted = contradicted_masses(extraction.fields)
 
     def wanted(name: str) -> bool:
         value = extraction.fields.get(name, "")
-        return name not in NOT_REREAD and (not value or not FIELD_CHECKS.get(name, _any)(value))
+        if name in NOT_REREAD:
+            return False
+        return not value or not FIELD_CHECKS.get(name, _any)(value) or name in contradicted
 
     regions: list[Quad] = []
     for page, fit in extraction.fits.items():
@@ -171,24 +189,110 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
     added = [line for quad in regions for line in ocr.read_region(reading.upright, quad)]
     if not added:
         return extraction
-    # a line read again replaces the one it was read over (read again, it may be whole)
-    kept = [
-        line
-        for line in reading.lines
-        if not any(_overlap(bounds(line.box), bounds(new.box)) > SAME_LINE for new in added)
-    ]
-    again = extract([*kept, *added])
+    again = extract([*_not_read_again(reading.lines, added), *added])
     for name, value in again.fields.items():
         if not value or name not in again.confidence or not wanted(name):
             continue
         check = FIELD_CHECKS.get(name, _any)
         if extraction.fields.get(name) and not check(value):
             continue
+        if name in contradicted and name in contradicted_masses({**extraction.fields, name: value}):
+            continue
         extraction.fields[name] = value
         extraction.confidence[name] = again.confidence[name]
         if name in again.boxes:
             extraction.boxes[name] = again.boxes[name]
     return extraction
+
+
+# A value whose row runs on into a glare band may have lost its end there: the detector stops
+# where the print fades (an engine number 8EWBGV4B, printed 8EWBGV4BML3B, read at 1.0).
+GLARE = 245  # brightness of the read image (its red channel) that counts as washed out
+GLARE_SHARE = 0.5  # this much of the strip after the value washed out: it is read again
+GLARE_STRIP = 2.0  # value heights: the strip after the value that is looked at
+CUT_EXTENT = 4.0  # value heights: how far along its row the value is read again
+CUT_MARGIN = 0.25  # value heights above and below
+NOT_CUT = NOT_REREAD | {"license_issuing_authority"}
+
+
+def _not_read_again(lines: list[Line], added: list[Line]) -> list[Line]:
+    """The lines no line read again was read over: a line read again replaces the one it shares
+    most of their union with, and any line lying mostly inside it (read again, it may be whole;
+    kept, a piece of it would be joined to it twice: 长安牌FD6520FD6520)."""
+    return [
+        line
+        for line in lines
+        if not any(
+            _overlap(bounds(line.box), bounds(new.box)) > SAME_LINE or _shared(line.box, new.box) > INSIDE
+            for new in added
+        )
+    ]
+
+
+def _reread_cut(extraction: Extraction, reading: Reading, ocr: OcrEngine) -> None:
+    """Each value whose row continues into washed-out print is read again along its row, as
+    `read_region` reads (with the light flattened, the glare's print is dark again). The longer
+    reading replaces the value when it holds the value whole and adds what the value does not
+    already hold (a repeated piece is two readings of one print, not more of it), and passes the
+    field's format; it is reported below 0.80 (print read through glare asks for a look)."""
+    for name, quad in list(extraction.boxes.items()):
+        value = extraction.fields.get(name, "")
+        if name in NOT_CUT or not value or _washed_out_after(reading.upright, quad) < GLARE_SHARE:
+            continue
+        added = ocr.read_region(reading.upright, _along_row(quad, CUT_EXTENT, CUT_MARGIN))
+        if not added:
+            continue
+        again = extract([*_not_read_again(reading.lines, added), *added])
+        longer = again.fields.get(name, "")
+        if not (longer.startswith(value) or longer.endswith(value)) or len(longer) <= len(value):
+            continue
+        more = longer[len(value) :] if longer.startswith(value) else longer[: -len(value)]
+        if more in value or not FIELD_CHECKS.get(name, _any)(longer):
+            continue
+        extraction.fields[name] = longer
+        confidence = min(extraction.confidence.get(name, 1.0), again.confidence.get(name, 0.0), REPAIRED)
+        extraction.confidence[name] = confidence
+        if name in again.boxes:
+            extraction.boxes[name] = again.boxes[name]
+
+
+def _row_axes(quad: Quad) -> tuple[float, Point, Point]:
+    """(height, unit vector along the row, unit vector down it) of a value's box."""
+    (x0, y0), (x1, y1), _, (x3, y3) = quad
+    height = max(1.0, math.hypot(x3 - x0, y3 - y0))
+    length = max(1.0, math.hypot(x1 - x0, y1 - y0))
+    return height, ((x1 - x0) / length, (y1 - y0) / length), ((x3 - x0) / height, (y3 - y0) / height)
+
+
+def _washed_out_after(image: Any, quad: Quad) -> float:
+    """The share of the strip after the box (GLARE_STRIP heights long, as high as the box) at
+    GLARE or brighter in the image's first channel."""
+    import cv2
+    import numpy as np
+
+    height, (ax, ay), _ = _row_axes(quad)
+    _, (x1, y1), (x2, y2), _ = quad
+    reach = (ax * GLARE_STRIP * height, ay * GLARE_STRIP * height)
+    strip = np.array(
+        [(x1, y1), (x1 + reach[0], y1 + reach[1]), (x2 + reach[0], y2 + reach[1]), (x2, y2)], np.int32
+    )
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [strip], 1)
+    values = image[:, :, 0][mask > 0]
+    return float((values >= GLARE).mean()) if values.size else 0.0
+
+
+def _along_row(quad: Quad, extent: float, margin: float) -> Quad:
+    """The box grown `extent` heights further along its row, `margin` heights above and below."""
+    height, (ax, ay), (dx, dy) = _row_axes(quad)
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = quad
+    far, up = (ax * extent * height, ay * extent * height), (dx * margin * height, dy * margin * height)
+    return (
+        (x0 - up[0], y0 - up[1]),
+        (x1 + far[0] - up[0], y1 + far[1] - up[1]),
+        (x2 + far[0] + up[0], y2 + far[1] + up[1]),
+        (x3 + up[0], y3 + up[1]),
+    )
 
 
 def _plate_without_sub_label_letter(extraction: Extraction) -> None:
@@ -214,6 +318,16 @@ def _plate_province_from_others(extraction: Extraction) -> None:
     repaired = plate_with_province(plate, letter) if letter else None
     if repaired is not None:
         _repaired_plate(extraction, repaired)
+
+
+def _inside(line: Quad, other: Quad) -> float:
+    """How much of the line's bounds lies inside the other's."""
+    a, b = bounds(line), bounds(other)
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    return width * height / max(1e-6, (a[2] - a[0]) * (a[3] - a[1]))
 
 
 def _overlap(a: Bounds, b: Bounds) -> float:

@@ -49,6 +49,7 @@ from vehicle_license_recognizer.ocr import Line, Point, Quad
 from vehicle_license_recognizer.places import (
     BRANDS,
     CITIES,
+    GIVEN_NAME_CHARACTERS,
     ORGANISATION_ENDS,
     PROVINCE_NAMES,
     SURNAMES,
@@ -586,17 +587,21 @@ def _repair_address_start(fields: dict[str, str], confidence: dict[str, float]) 
     confidence["address"] = min(confidence.get("address", 1.0), REPAIRED)
 
 
-def _check_masses(fields: dict[str, str], confidence: dict[str, float]) -> None:
+def contradicted_masses(fields: dict[str, str]) -> set[str]:
     """A vehicle's total mass is its curb weight and what it carries: read no greater, one of the
     two lost or misread a digit. The one with fewer digits lost one (845kg beside 2300kg); with as
-    many, either may be wrong. That one (or both) fails its format's confidence."""
+    many, either may be wrong: both."""
     total, curb = (re.fullmatch(r"(\d+)kg", fields.get(name, "")) for name in ("total_mass", "curb_weight"))
     if total is None or curb is None or int(total.group(1)) > int(curb.group(1)):
-        return
+        return set()
     digits = {"total_mass": len(total.group(1)), "curb_weight": len(curb.group(1))}
-    for name, count in digits.items():
-        if count == min(digits.values()):
-            confidence[name] = min(confidence.get(name, 1.0), FAILED_FORMAT)
+    return {name for name, count in digits.items() if count == min(digits.values())}
+
+
+def _check_masses(fields: dict[str, str], confidence: dict[str, float]) -> None:
+    """A mass the other contradicts fails its format's confidence."""
+    for name in contradicted_masses(fields):
+        confidence[name] = min(confidence.get(name, 1.0), FAILED_FORMAT)
 
 
 def _repair_company(fields: dict[str, str], confidence: dict[str, float]) -> None:
@@ -756,6 +761,31 @@ def _surname_from_runners_up(name: str, runners_up: Sequence[str]) -> str | None
     return surname + name[1:] if surname else None
 
 
+def _given_name_from_runners_up(name: str, runners_up: Sequence[str]) -> str | None:
+    """A person's name (a surname first) with a character of the given name that is no common
+    one (卢强器), where one of the model's runners-up there is (磊): the name with it. Rare
+    characters the runners-up say nothing of are left as read."""
+    if not 2 <= len(name) <= 4 or len(runners_up) < len(name) or name[0] not in SURNAMES:
+        return None
+    if not _owner_shape(name) or name.endswith(ORGANISATION_ENDS) or re.search(r"[A-Za-z·]", name):
+        return None
+    given = [
+        next((c for c in others if c in GIVEN_NAME_CHARACTERS), read)
+        if read not in GIVEN_NAME_CHARACTERS
+        else read
+        for read, others in zip(name[1:], runners_up[1:], strict=False)
+    ]
+    repaired = name[0] + "".join(given)
+    return repaired if repaired != name else None
+
+
+def _name_from_runners_up(name: str, runners_up: Sequence[str]) -> str | None:
+    """The owner's surname, then given name, taken from the runners-up where read as none."""
+    surname = _surname_from_runners_up(name, runners_up)
+    given = _given_name_from_runners_up(surname or name, runners_up)
+    return given or surname
+
+
 def _size_from_runners_up(kind: str, runners_up: Sequence[str]) -> str | None:
     """A vehicle type whose size class was misread (属型厢式货车), where one of the model's
     runners-up for that character is a size class (重): the type in that size, when GA 802 names
@@ -823,7 +853,7 @@ def _plate_from_runners_up(text: str, runners_up: Sequence[str]) -> str | None:
 # Fields whose misread character a runner-up of the model's restores: (text read, runners-up) ->
 # the repaired text, or None.
 RUNNER_UP_REPAIRS: dict[str, Callable[[str, Sequence[str]], str | None]] = {
-    "owner": _surname_from_runners_up,
+    "owner": _name_from_runners_up,
     "vehicle_type": _size_from_runners_up,
     "vin": _vin_from_runners_up,
     "plate_number": _plate_from_runners_up,

@@ -49,6 +49,10 @@ REC_MIN_WIDTH = 96
 REC_BATCH = 3
 REGION_HEIGHT = 96  # pixels: a value's region is re-detected at this height (about two lines)
 REGION_CONTRAST = 3.0  # CLAHE's clip limit on a re-detected region
+# A re-detected region is also read with its light flattened: divided by its background (the
+# print closed over by a square this many pixels wide, then blurred), so print that a glare band
+# washed to near-white is as dark against its background as the rest of the line.
+REGION_BACKGROUND = 31
 REGION_RETRY_SCALE = 2  # a region where nothing is detected is detected again this much larger
 REGION_PAD = 16  # pixels of the region's own edge repeated around it (detection needs a margin)
 ALTERNATIVES = 4  # runners-up kept for each character read
@@ -152,16 +156,15 @@ class OcrEngine:
         region = cv2.warpPerspective(
             image, to_region, (width + 2 * pad, height + 2 * pad), borderMode=cv2.BORDER_REPLICATE
         )
-        # as it is, and with local contrast (print a glare band or uneven light washed out stands
-        # out again, but a neighbour's faint print does too): a line found in both is read once,
-        # the longer reading kept
+        # as it is, with local contrast (print uneven light washed out stands out again, but a
+        # neighbour's faint print does too) and with its light flattened (print under a glare
+        # band): a line found in more than one is read once, the longest reading kept
         grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
         tiles = (max(1, round(region.shape[1] / region.shape[0])), 1)
-        grey = cv2.createCLAHE(clipLimit=REGION_CONTRAST, tileGridSize=tiles).apply(grey)
-        contrasted = np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
+        contrasted = cv2.createCLAHE(clipLimit=REGION_CONTRAST, tileGridSize=tiles).apply(grey)
         back = np.linalg.inv(to_region)
         lines: list[Line] = []
-        for variant in (region, contrasted):
+        for variant in (region, _three_channels(contrasted), _three_channels(_flattened(grey))):
             for line in self._detect_and_read(variant, back):
                 # the same text read over the same place: once, the longer (more complete) reading
                 same = [
@@ -371,6 +374,26 @@ def runners_up_of(output: Any, characters: list[str], text: str) -> tuple[str, .
             "".join(characters[i] for i in ranked if probabilities[i] >= ALTERNATIVE_MIN)[:ALTERNATIVES]
         )
     return tuple(runners_up)
+
+
+def _three_channels(grey: Any) -> Any:
+    import numpy as np
+
+    return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
+
+
+def _flattened(grey: Any) -> Any:
+    """The region divided by its background, stretched so the print is black and the paper white:
+    a glare band or a shadow across the line no longer changes how dark its print is."""
+    import cv2
+    import numpy as np
+
+    square = cv2.getStructuringElement(cv2.MORPH_RECT, (REGION_BACKGROUND, REGION_BACKGROUND))
+    background = cv2.GaussianBlur(cv2.morphologyEx(grey, cv2.MORPH_CLOSE, square), (0, 0), 8)
+    flat = grey.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
+    # the darkest print to black, the paper (most of the region) to white
+    darkest, paper = np.percentile(flat, 1), np.percentile(flat, 60)
+    return np.clip((flat - darkest) * (255.0 / max(1e-3, paper - darkest)), 0, 255).astype(np.uint8)
 
 
 def _one_in_other(a: str, b: str) -> bool:

@@ -165,3 +165,32 @@ def test_a_value_the_detector_misses_at_its_own_scale_is_found_enlarged(
 
     monkeypatch.setattr(ocr, "REGION_RETRY_SCALE", 1)  # detected again at the same scale
     assert recognizer.read_license(card.image).fields["vehicle_type"] == ""  # type: ignore[union-attr]
+
+
+def test_a_value_cut_short_by_a_glare_band_is_read_through_it(
+    recognizer: LocalRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sleeve's glare band over the end of the model fades its last character: read once, the
+    model stops where the glare begins (别克牌UV619 for 别克牌UV6197) and is reported certain.
+    Its row runs on into washed-out print, so it is read again further along with the light
+    flattened: whole, and asking for a look. Without flattening the glare's print stays lost."""
+    from vehicle_license_recognizer import engine, ocr
+    from vehicle_license_tools.cards import corpus
+
+    case = corpus.realistic_cases(294, seed=2026)[293]  # both pages on a car seat, upside down
+    assert case.page == "both" and "sleeve_glare" in case.conditions
+    card = corpus.render(case)
+
+    recognition = recognizer.read_license(card.image)
+    assert recognition is not None
+    assert recognition.fields["model"] == card.fields["model"] == "别克牌UV6197"
+    assert (recognition.confidence or {})["model"] < 0.8
+
+    monkeypatch.setattr(ocr, "_flattened", lambda grey: grey)  # read again, but not flattened
+    unflattened = recognizer.read_license(card.image)
+    assert unflattened is not None and unflattened.fields["model"] == "别克牌UV619"
+
+    monkeypatch.setattr(engine, "GLARE_SHARE", 1.01)  # not read again
+    once = recognizer.read_license(card.image)
+    assert once is not None and once.fields["model"] == "别克牌UV619"
+    assert (once.confidence or {})["model"] >= 0.8  # cut short, and certain of it

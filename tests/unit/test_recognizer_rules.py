@@ -593,6 +593,12 @@ def test_each_characters_runners_up_come_from_its_time_steps_most_likely_first()
         ("刘伟霞", ("潘", "", ""), "刘伟霞", True),  # a surname read is kept
         ("淄伟霞", ("酒溜", "", ""), "淄伟霞", False),  # no surname among the runners-up: as read
         ("温州宏盛物流有限公司", ("潘",) + ("",) * 9, "温州宏盛物流有限公司", True),  # an organisation
+        ("卢强器", ("", "", "噐磊"), "卢强磊", False),  # 器 is in no given name: 磊, the runner-up that is
+        ("向垂艳", ("", "雯", ""), "向雯艳", False),
+        ("淄伟器", ("潘", "", "磊"), "潘伟磊", False),  # surname and given name both
+        ("王京", ("", "亰"), "王京", True),  # a given name's character kept where it is one
+        ("穆高寒", ("", "", "赛"), "穆高寒", True),
+        ("卢强器", ("", "", "噐"), "卢强器", True),  # no common character behind it: as read
     ],
 )
 def test_an_owner_whose_first_character_is_no_surname_takes_the_runner_up_that_is(
@@ -970,6 +976,81 @@ def test_a_total_mass_no_greater_than_the_curb_weight_asks_for_a_look(
     assert fields == {"total_mass": total, "curb_weight": curb}
 
 
+def test_a_mass_the_other_contradicts_is_read_again_from_its_place() -> None:
+    """A total mass read no greater than the curb weight lost a digit (845kg for 2845kg): its
+    place is read again, and a reading that no longer contradicts the curb weight replaces it; one
+    that still does is not taken."""
+    from vehicle_license_recognizer.engine import _reread_missing
+    from vehicle_license_recognizer.form import CARD_MM, SECONDARY_PAGE_ROWS
+    from vehicle_license_recognizer.ocr import Quad, Reading, bounds
+
+    width = 1000.0
+    height = width * CARD_MM[1] / CARD_MM[0]
+
+    def at(x0: float, y0: float, x1: float, y1: float) -> Quad:
+        return (
+            (x0 * width, y0 * height),
+            (x1 * width, y0 * height),
+            (x1 * width, y1 * height),
+            (x0 * width, y1 * height),
+        )
+
+    labels = {label.field: label for row in SECONDARY_PAGE_ROWS for label in row}
+    lines = [Line(label.chinese, at(*label.box), 0.99) for label in labels.values()]
+
+    def value(name: str, text: str) -> Line:
+        _, y0, x1, y1 = labels[name].box
+        return Line(text, at(x1 + 0.02, y0, x1 + 0.02 + 0.025 * len(text), y1), 0.99)
+
+    lines += [value("total_mass", "845kg"), value("curb_weight", "2300kg")]
+
+    def covers(region: tuple[float, float, float, float], line: Line) -> bool:
+        x, y = line.center
+        return region[0] <= x <= region[2] and region[1] <= y <= region[3]
+
+    class Ocr:
+        def __init__(self, read_again: str) -> None:
+            self.line = value("total_mass", read_again)
+            self.regions: list[tuple[float, float, float, float]] = []
+
+        def read_region(self, image: object, quad: Quad) -> list[Line]:
+            self.regions.append(bounds(quad))
+            return [self.line] if covers(bounds(quad), self.line) else []
+
+    for read_again, total in (("2845kg", "2845kg"), ("945kg", "845kg")):
+        extraction = extract(lines)
+        assert extraction.confidence["total_mass"] < 0.8 <= extraction.confidence["curb_weight"]
+        ocr = Ocr(read_again)
+
+        again = _reread_missing(extraction, Reading(lines, 0, None), ocr)  # type: ignore[arg-type]
+
+        regions = ocr.regions
+        assert again.fields["total_mass"] == total
+        assert again.fields["curb_weight"] == "2300kg"
+        assert any(covers(region, lines[-2]) for region in regions)  # the total mass's place
+        assert not any(covers(region, lines[-1]) for region in regions)  # not the curb weight's
+
+
+@pytest.mark.parametrize(
+    ("old", "kept"),
+    [
+        (((100, 100), (300, 100), (300, 130), (100, 130)), False),  # the same place
+        (((220, 100), (300, 100), (300, 130), (220, 130)), False),  # a piece of the line read again
+        (((100, 100), (600, 100), (600, 130), (100, 130)), False),  # the line read again inside it
+        (((100, 200), (300, 200), (300, 230), (100, 230)), True),  # another row
+        (((280, 100), (500, 100), (500, 130), (280, 130)), True),  # a neighbour, touching it
+    ],
+)
+def test_a_line_read_again_replaces_the_lines_it_was_read_over(old: object, kept: bool) -> None:
+    """Kept beside the line read again, a piece of it would be joined to it twice
+    (长FD6520FD6520, 5668×25668×2497mm)."""
+    from vehicle_license_recognizer.engine import _not_read_again
+
+    again = Line("长安牌FD6520", ((100, 100), (300, 100), (300, 130), (100, 130)), 0.99)
+    line = Line("FD6520", old, 0.99)  # type: ignore[arg-type]
+    assert _not_read_again([line], [again]) == ([line] if kept else [])
+
+
 def test_inference_threads_default_to_the_usable_cpus_at_most_two(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
@@ -986,3 +1067,75 @@ def test_inference_threads_default_to_the_usable_cpus_at_most_two(monkeypatch: p
         monkeypatch.setenv("RECOGNIZER_THREADS", bad)
         with pytest.raises(ValueError, match="RECOGNIZER_THREADS"):
             ocr._threads()
+
+
+def _main_page_with_engine_number(number: str) -> tuple[list[Line], Extraction]:
+    """The main page's labels where the form prints them on a 1000 px card and an engine number
+    read after its label."""
+    from vehicle_license_recognizer.form import CARD_MM, MAIN_PAGE_ROWS
+    from vehicle_license_recognizer.ocr import Quad
+
+    width = 1000.0
+    height = width * CARD_MM[1] / CARD_MM[0]
+
+    def at(x0: float, y0: float, x1: float, y1: float) -> Quad:
+        return (
+            (x0 * width, y0 * height),
+            (x1 * width, y0 * height),
+            (x1 * width, y1 * height),
+            (x0 * width, y1 * height),
+        )
+
+    lines = [Line(label.chinese, at(*label.box), 0.99) for row in MAIN_PAGE_ROWS for label in row]
+    engine = next(label for row in MAIN_PAGE_ROWS for label in row if label.field == "engine_number")
+    _, y0, x1, y1 = engine.box
+    lines.append(Line(number, at(x1 + 0.03, y0, x1 + 0.03 + 0.02 * len(number), y1), 0.99))
+    return lines, extract(lines)
+
+
+@pytest.mark.parametrize(
+    ("read_again", "glare", "kept", "asks_for_a_look"),
+    [
+        ("8EWBGV4BML3B", True, "8EWBGV4BML3B", True),  # its end, washed out, read through the glare
+        ("8EWBGV4BML3B", False, "8EWBGV4B", False),  # no glare after it: not read again
+        ("8EWB8EWBGV4B", True, "8EWBGV4B", False),  # a piece of it twice: two readings of one print
+        ("3EWBGV4BML3B", True, "8EWBGV4B", False),  # not the value whole: another reading, not more
+        ("8EWBGV4BML3B0123456789", True, "8EWBGV4B", False),  # fails its format (20 characters at most)
+    ],
+)
+def test_a_value_whose_row_runs_into_glare_is_read_again_along_it(
+    read_again: str, glare: bool, kept: str, asks_for_a_look: bool
+) -> None:
+    """A glare band across a value's end fades its last characters: the detector stops there and
+    the value, cut short, reads with full confidence. Where the strip after a value is washed out,
+    the row is read again further along, and a reading that holds the value whole and adds more
+    replaces it, asking for a look."""
+    import numpy as np
+
+    from vehicle_license_recognizer.engine import _reread_cut
+    from vehicle_license_recognizer.ocr import Quad, Reading, bounds
+
+    lines, extraction = _main_page_with_engine_number("8EWBGV4B")
+    assert extraction.fields["engine_number"] == "8EWBGV4B"
+    assert extraction.confidence["engine_number"] >= 0.8
+    box = extraction.boxes["engine_number"]
+    x0, y0, x1, y1 = (round(v) for v in bounds(box))
+    image = np.full((700, 1000, 3), 200, np.uint8)  # the card's paper, as its red channel reads it
+    if glare:
+        image[y0 : y1 + 1, x1 : x1 + 3 * (y1 - y0)] = 255
+    asked: list[Quad] = []
+    longer: Quad = (box[0], (x1 + 100.0, float(y0)), (x1 + 100.0, float(y1)), box[3])
+
+    class Ocr:
+        def read_region(self, image: object, quad: Quad) -> list[Line]:
+            asked.append(quad)
+            return [Line(read_again, longer, 0.99)]
+
+    _reread_cut(extraction, Reading(lines, 0, image), Ocr())  # type: ignore[arg-type]
+
+    assert extraction.fields["engine_number"] == kept
+    assert (extraction.confidence["engine_number"] < 0.8) is asks_for_a_look
+    assert bool(asked) is glare
+    if asked:  # read again along its row: from the value's start to well past its end
+        region = bounds(asked[0])
+        assert region[0] <= x0 and region[2] > x1 + 2 * (y1 - y0)
