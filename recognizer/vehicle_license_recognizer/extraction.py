@@ -587,11 +587,23 @@ def _repair_address_start(fields: dict[str, str], confidence: dict[str, float]) 
     confidence["address"] = min(confidence.get("address", 1.0), REPAIRED)
 
 
+MIN_MASS_KG = 400  # the lightest cars weigh over 500 kg
+LIGHT_VEHICLES = ("摩托", "三轮", "低速", "拖拉机", "残疾人")  # kinds that may weigh less
+
+
 def contradicted_masses(fields: dict[str, str]) -> set[str]:
     """A vehicle's total mass is its curb weight and what it carries: read no greater, one of the
     two lost or misread a digit. The one with fewer digits lost one (845kg beside 2300kg); with as
-    many, either may be wrong: both."""
-    total, curb = (re.fullmatch(r"(\d+)kg", fields.get(name, "")) for name in ("total_mass", "curb_weight"))
+    many, either may be wrong: both. A mass too light for the vehicle type read (136kg for a
+    car) lost a digit whatever the other says."""
+    masses = {name: re.fullmatch(r"(\d+)kg", fields.get(name, "")) for name in ("total_mass", "curb_weight")}
+    kind = fields.get("vehicle_type", "")
+    if kind and not any(light in kind for light in LIGHT_VEHICLES):
+        # a motor vehicle weighs some hundreds of kilograms at the least: 136kg lost a digit
+        light = {name for name, mass in masses.items() if mass and int(mass.group(1)) < MIN_MASS_KG}
+        if light:
+            return light
+    total, curb = masses["total_mass"], masses["curb_weight"]
     if total is None or curb is None or int(total.group(1)) > int(curb.group(1)):
         return set()
     digits = {"total_mass": len(total.group(1)), "curb_weight": len(curb.group(1))}
@@ -1164,16 +1176,23 @@ def _clean_gabarite(text: str) -> str:
 
 MAX_WIDTH_MM = 3000  # GB 1589 allows 2550 (2600 refrigerated): a width beyond is a misread
 MAX_HEIGHT_MM = 4500  # it allows 4000
+MIN_HEIGHT_MM = 900  # the lowest cars stand over a metre, a two-wheeler about as high
+MIN_LENGTH_PER_WIDTH = 1.4  # the shortest cars are 1.6 times as long as they are wide
 
 
 def _gabarite_ok(value: str) -> bool:
     """Length × width × height in mm, each a road vehicle's (5668×25668×2497mm: a number read
-    twice into the width fails)."""
+    twice into the width fails; 1916×1887×3643mm, a length that lost its first digit, and
+    8181×2383×160mm, a height that lost its last, fail too)."""
     match = re.fullmatch(r"(\d{3,5})×(\d{3,5})×(\d{3,5})mm", value)
     if not match:
         return False
     length, width, height = (int(part) for part in match.groups())
-    return length <= MAX_LENGTH_MM and width <= MAX_WIDTH_MM and height <= MAX_HEIGHT_MM
+    return (
+        MIN_LENGTH_PER_WIDTH * width <= length <= MAX_LENGTH_MM
+        and width <= MAX_WIDTH_MM
+        and MIN_HEIGHT_MM <= height <= MAX_HEIGHT_MM
+    )
 
 
 def _clean_use(text: str) -> str:

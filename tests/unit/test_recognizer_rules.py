@@ -920,6 +920,9 @@ def test_a_plates_misread_character_is_the_one_runner_up_that_passes(
         ("11916×2550×3999mm", True),
         ("5668×25668×2497mm", False),  # a number read twice into the width
         ("8739×2311×21131mm", False),  # no vehicle is 21 m high
+        ("1916×1887×3643mm", False),  # a length that lost its first digit: as long as it is wide
+        ("8181×2383×160mm", False),  # a height that lost its last digit
+        ("2695×1663×1555mm", True),  # a two-seat city car
         ("4770×1880mm", False),
     ],
 )
@@ -956,24 +959,29 @@ def test_an_address_broken_inside_asks_for_a_look(address: str, trusted: bool) -
 
 
 @pytest.mark.parametrize(
-    ("total", "curb", "doubted"),
+    ("total", "curb", "kind", "doubted"),
     [
-        ("2845kg", "2300kg", set()),
-        ("845kg", "2300kg", {"total_mass"}),  # a digit lost: the shorter one
-        ("2300kg", "2845kg", {"total_mass", "curb_weight"}),  # either misread
-        ("", "2300kg", set()),
+        ("2845kg", "2300kg", "小型轿车", set()),
+        ("845kg", "2300kg", "小型轿车", {"total_mass"}),  # a digit lost: the shorter one
+        ("2300kg", "2845kg", "小型轿车", {"total_mass", "curb_weight"}),  # either misread
+        ("", "2300kg", "小型轿车", set()),
+        ("1860kg", "136kg", "小型轿车", {"curb_weight"}),  # no car weighs 136 kg
+        ("1860kg", "136kg", "", set()),  # no vehicle type read: a motorcycle may weigh that
+        ("200kg", "", "小型轿车", {"total_mass"}),
+        ("200kg", "", "", set()),  # nothing to compare it with
+        ("380kg", "210kg", "普通二轮摩托车", set()),  # a motorcycle may
     ],
 )
-def test_a_total_mass_no_greater_than_the_curb_weight_asks_for_a_look(
-    total: str, curb: str, doubted: set[str]
+def test_a_mass_the_other_or_the_vehicle_type_contradicts_asks_for_a_look(
+    total: str, curb: str, kind: str, doubted: set[str]
 ) -> None:
     from vehicle_license_recognizer.extraction import _check_masses
 
-    fields = {"total_mass": total, "curb_weight": curb}
+    fields = {"total_mass": total, "curb_weight": curb, "vehicle_type": kind}
     confidence = {"total_mass": 0.95, "curb_weight": 0.95}
     _check_masses(fields, confidence)
     assert {name for name, score in confidence.items() if score < 0.8} == doubted
-    assert fields == {"total_mass": total, "curb_weight": curb}
+    assert fields == {"total_mass": total, "curb_weight": curb, "vehicle_type": kind}
 
 
 def test_a_mass_the_other_contradicts_is_read_again_from_its_place() -> None:
