@@ -116,10 +116,10 @@ class LocalRecognizer:
         if extraction.labels_found < MIN_LABELS:
             return None
         extraction = _reread_missing(extraction, reading, self._ocr)
-        _reread_cut(extraction, reading, self._ocr)
         turns = reading.quarter_turns
+        upright = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+        _reread_cut(extraction, reading, upright, self._ocr)
         if extraction.page in ("main", "both"):
-            upright = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
             plate = extraction.fields.get("plate_number", "")
             province = PROVINCES.get(plate[:1]) if plate else None
             home = place_of_address(extraction.fields.get("address", ""))
@@ -207,7 +207,7 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
 
 # A value whose row runs on into a glare band may have lost its end there: the detector stops
 # where the print fades (an engine number 8EWBGV4B, printed 8EWBGV4BML3B, read at 1.0).
-GLARE = 245  # brightness of the read image (its red channel) that counts as washed out
+GLARE = 245  # brightness in every channel of the colour photo that counts as washed out
 GLARE_SHARE = 0.5  # this much of the strip after the value washed out: it is read again
 GLARE_STRIP = 2.0  # value heights: the strip after the value that is looked at
 CUT_EXTENT = 4.0  # value heights: how far along its row the value is read again
@@ -229,7 +229,7 @@ def _not_read_again(lines: list[Line], added: list[Line]) -> list[Line]:
     ]
 
 
-def _reread_cut(extraction: Extraction, reading: Reading, ocr: OcrEngine) -> None:
+def _reread_cut(extraction: Extraction, reading: Reading, colour: Any, ocr: OcrEngine) -> None:
     """Each value whose row continues into washed-out print is read again along its row, as
     `read_region` reads (with the light flattened, the glare's print is dark again). The longer
     reading replaces the value when it holds the value whole and adds what the value does not
@@ -237,7 +237,7 @@ def _reread_cut(extraction: Extraction, reading: Reading, ocr: OcrEngine) -> Non
     field's format; it is reported below 0.80 (print read through glare asks for a look)."""
     for name, quad in list(extraction.boxes.items()):
         value = extraction.fields.get(name, "")
-        if name in NOT_CUT or not value or _washed_out_after(reading.upright, quad) < GLARE_SHARE:
+        if name in NOT_CUT or not value or _washed_out_after(colour, quad) < GLARE_SHARE:
             continue
         added = ocr.read_region(reading.upright, _along_row(quad, CUT_EXTENT, CUT_MARGIN))
         if not added:
@@ -266,7 +266,7 @@ def _row_axes(quad: Quad) -> tuple[float, Point, Point]:
 
 def _washed_out_after(image: Any, quad: Quad) -> float:
     """The share of the strip after the box (GLARE_STRIP heights long, as high as the box) at
-    GLARE or brighter in the image's first channel."""
+    GLARE or brighter in every colour channel (white: a pale pink or blue card is not)."""
     import cv2
     import numpy as np
 
@@ -278,7 +278,7 @@ def _washed_out_after(image: Any, quad: Quad) -> float:
     )
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(mask, [strip], 1)
-    values = image[:, :, 0][mask > 0]
+    values = image[mask > 0].min(axis=1)
     return float((values >= GLARE).mean()) if values.size else 0.0
 
 
