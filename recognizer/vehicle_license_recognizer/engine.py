@@ -153,7 +153,7 @@ MAX_STAMP_SHARE = 0.15
 # re-read where the form prints it.
 NOT_REREAD = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 SAME_LINE = 0.5  # a line re-detected over one already read (this much of their union shared)
-INSIDE = 0.6  # or this much of the line already read inside the one re-detected
+INSIDE = 0.6  # or this much of the smaller of the two inside the other
 REREAD_MARGIN = 0.03  # card heights above and below the label's row (values printed off the row)
 
 
@@ -318,16 +318,6 @@ def _plate_province_from_others(extraction: Extraction) -> None:
     repaired = plate_with_province(plate, letter) if letter else None
     if repaired is not None:
         _repaired_plate(extraction, repaired)
-
-
-def _inside(line: Quad, other: Quad) -> float:
-    """How much of the line's bounds lies inside the other's."""
-    a, b = bounds(line), bounds(other)
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    return width * height / max(1e-6, (a[2] - a[0]) * (a[3] - a[1]))
 
 
 def _overlap(a: Bounds, b: Bounds) -> float:

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from vehicle_license_recognizer.extraction import Extraction, Line, extract
+from vehicle_license_recognizer.ocr import Quad
 from vehicle_license_tools import synthetic
 
 
@@ -676,39 +677,45 @@ def test_a_sub_labels_letter_read_after_a_plate_is_dropped(plate: str, stripped:
     assert plate_without_sub_label_letter(plate) == stripped
 
 
+def _on_card(x0: float, y0: float, x1: float, y1: float) -> Quad:
+    """A box given in card units (0-1) on a card photographed 1000 px wide."""
+    from vehicle_license_recognizer.form import CARD_MM
+
+    width = 1000.0
+    height = width * CARD_MM[1] / CARD_MM[0]
+    return (
+        (x0 * width, y0 * height),
+        (x1 * width, y0 * height),
+        (x1 * width, y1 * height),
+        (x0 * width, y1 * height),
+    )
+
+
 def test_an_inspection_record_that_fails_its_format_is_read_again_from_its_stamp_box() -> None:
     """A glare band over the record's end (苏B(08) lost) leaves a record that fails its format:
     the stamp box the form prints around it is detected and read again, and the whole record
     read there is taken."""
     from vehicle_license_recognizer.engine import _reread_missing
-    from vehicle_license_recognizer.form import CARD_MM, INSPECTION_STAMP_BOX, SECONDARY_PAGE_ROWS
-    from vehicle_license_recognizer.ocr import Quad, Reading, bounds
-
-    width = 1000.0
-    height = width * CARD_MM[1] / CARD_MM[0]
-
-    def at(x0: float, y0: float, x1: float, y1: float) -> Quad:
-        return (
-            (x0 * width, y0 * height),
-            (x1 * width, y0 * height),
-            (x1 * width, y1 * height),
-            (x0 * width, y1 * height),
-        )
+    from vehicle_license_recognizer.form import INSPECTION_STAMP_BOX, SECONDARY_PAGE_ROWS
+    from vehicle_license_recognizer.ocr import Reading, bounds
 
     x0, y0, _, y1 = INSPECTION_STAMP_BOX
-    lines = [Line(label.chinese, at(*label.box), 0.99) for row in SECONDARY_PAGE_ROWS for label in row]
-    lines.append(Line("检验有效期至2030年03月", at(x0 + 0.05, y0 + 0.02, x0 + 0.4, y1 - 0.02), 0.99))
+    lines = [Line(label.chinese, _on_card(*label.box), 0.99) for row in SECONDARY_PAGE_ROWS for label in row]
+    lines.append(Line("检验有效期至2030年03月", _on_card(x0 + 0.05, y0 + 0.02, x0 + 0.4, y1 - 0.02), 0.99))
     extraction = extract(lines)
     assert extraction.fields["inspection_record"] == "检验有效期至2030年03月"
     regions: list[tuple[float, float, float, float]] = []
+    _, top, _, bottom = bounds(_on_card(x0, y0 - 0.01, x0, y1 + 0.01))
 
     class Ocr:
         def read_region(self, image: object, quad: Quad) -> list[Line]:
             regions.append(bounds(quad))
-            if bounds(quad)[1] > (y0 - 0.01) * height and bounds(quad)[3] < (y1 + 0.01) * height:
+            if bounds(quad)[1] > top and bounds(quad)[3] < bottom:
                 return [
                     Line(
-                        "检验有效期至2030年03月苏B(08)", at(x0 + 0.05, y0 + 0.02, x0 + 0.55, y1 - 0.02), 0.99
+                        "检验有效期至2030年03月苏B(08)",
+                        _on_card(x0 + 0.05, y0 + 0.02, x0 + 0.55, y1 - 0.02),
+                        0.99,
                     )
                 ]
             return []
@@ -716,7 +723,7 @@ def test_an_inspection_record_that_fails_its_format_is_read_again_from_its_stamp
     again = _reread_missing(extraction, Reading(lines, 0, None), Ocr())  # type: ignore[arg-type]
 
     assert again.fields["inspection_record"] == "检验有效期至2030年03月苏B(08)"
-    stamp = bounds(at(*INSPECTION_STAMP_BOX))
+    stamp = bounds(_on_card(*INSPECTION_STAMP_BOX))
     assert any(all(abs(a - b) < 2 for a, b in zip(region, stamp, strict=True)) for region in regions)
 
 
@@ -989,26 +996,15 @@ def test_a_mass_the_other_contradicts_is_read_again_from_its_place() -> None:
     place is read again, and a reading that no longer contradicts the curb weight replaces it; one
     that still does is not taken."""
     from vehicle_license_recognizer.engine import _reread_missing
-    from vehicle_license_recognizer.form import CARD_MM, SECONDARY_PAGE_ROWS
-    from vehicle_license_recognizer.ocr import Quad, Reading, bounds
-
-    width = 1000.0
-    height = width * CARD_MM[1] / CARD_MM[0]
-
-    def at(x0: float, y0: float, x1: float, y1: float) -> Quad:
-        return (
-            (x0 * width, y0 * height),
-            (x1 * width, y0 * height),
-            (x1 * width, y1 * height),
-            (x0 * width, y1 * height),
-        )
+    from vehicle_license_recognizer.form import SECONDARY_PAGE_ROWS
+    from vehicle_license_recognizer.ocr import Reading, bounds
 
     labels = {label.field: label for row in SECONDARY_PAGE_ROWS for label in row}
-    lines = [Line(label.chinese, at(*label.box), 0.99) for label in labels.values()]
+    lines = [Line(label.chinese, _on_card(*label.box), 0.99) for label in labels.values()]
 
     def value(name: str, text: str) -> Line:
         _, y0, x1, y1 = labels[name].box
-        return Line(text, at(x1 + 0.02, y0, x1 + 0.02 + 0.025 * len(text), y1), 0.99)
+        return Line(text, _on_card(x1 + 0.02, y0, x1 + 0.02 + 0.025 * len(text), y1), 0.99)
 
     lines += [value("total_mass", "845kg"), value("curb_weight", "2300kg")]
 
@@ -1080,24 +1076,12 @@ def test_inference_threads_default_to_the_usable_cpus_at_most_two(monkeypatch: p
 def _main_page_with_engine_number(number: str) -> tuple[list[Line], Extraction]:
     """The main page's labels where the form prints them on a 1000 px card and an engine number
     read after its label."""
-    from vehicle_license_recognizer.form import CARD_MM, MAIN_PAGE_ROWS
-    from vehicle_license_recognizer.ocr import Quad
+    from vehicle_license_recognizer.form import MAIN_PAGE_ROWS
 
-    width = 1000.0
-    height = width * CARD_MM[1] / CARD_MM[0]
-
-    def at(x0: float, y0: float, x1: float, y1: float) -> Quad:
-        return (
-            (x0 * width, y0 * height),
-            (x1 * width, y0 * height),
-            (x1 * width, y1 * height),
-            (x0 * width, y1 * height),
-        )
-
-    lines = [Line(label.chinese, at(*label.box), 0.99) for row in MAIN_PAGE_ROWS for label in row]
+    lines = [Line(label.chinese, _on_card(*label.box), 0.99) for row in MAIN_PAGE_ROWS for label in row]
     engine = next(label for row in MAIN_PAGE_ROWS for label in row if label.field == "engine_number")
     _, y0, x1, y1 = engine.box
-    lines.append(Line(number, at(x1 + 0.03, y0, x1 + 0.03 + 0.02 * len(number), y1), 0.99))
+    lines.append(Line(number, _on_card(x1 + 0.03, y0, x1 + 0.03 + 0.02 * len(number), y1), 0.99))
     return lines, extract(lines)
 
 
@@ -1127,7 +1111,7 @@ def test_a_value_whose_row_runs_into_glare_is_read_again_along_it(
     import numpy as np
 
     from vehicle_license_recognizer.engine import _reread_cut
-    from vehicle_license_recognizer.ocr import Quad, Reading, bounds
+    from vehicle_license_recognizer.ocr import Reading, bounds
 
     lines, extraction = _main_page_with_engine_number("8EWBGV4B")
     assert extraction.fields["engine_number"] == "8EWBGV4B"
