@@ -276,9 +276,15 @@ def _washed_out_after(image: Any, quad: Quad) -> float:
     strip = np.array(
         [(x1, y1), (x1 + reach[0], y1 + reach[1]), (x2 + reach[0], y2 + reach[1]), (x2, y2)], np.int32
     )
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [strip], 1)
-    values = image[mask > 0].min(axis=1)
+    # only the strip's rectangle of the photo is looked at (this runs for every value read)
+    rows, columns = image.shape[:2]
+    left, top = max(0, int(strip[:, 0].min())), max(0, int(strip[:, 1].min()))
+    right, bottom = min(columns, int(strip[:, 0].max()) + 1), min(rows, int(strip[:, 1].max()) + 1)
+    if right <= left or bottom <= top:
+        return 0.0
+    mask = np.zeros((bottom - top, right - left), np.uint8)
+    cv2.fillPoly(mask, [strip - np.array([left, top], np.int32)], 1)
+    values = image[top:bottom, left:right][mask > 0].min(axis=1)
     return float((values >= GLARE).mean()) if values.size else 0.0
 
 

@@ -759,15 +759,19 @@ def _assign(value: _Value, labels: Sequence[_Label]) -> None:
     label.candidates.append((best[0] + label.right, text, certainty, line.box))
 
 
+def _personal_name(name: str, runners_up: Sequence[str]) -> bool:
+    """A person's name in Chinese characters (not an organisation's, not one in Latin letters),
+    with a runner-up list for each character."""
+    if not 2 <= len(name) <= 4 or len(runners_up) < len(name) or re.search(r"[A-Za-z·]", name):
+        return False
+    return _owner_shape(name) and not name.endswith(ORGANISATION_ENDS)
+
+
 def _surname_from_runners_up(name: str, runners_up: Sequence[str]) -> str | None:
     """A person's name whose first character is no surname, where one of the model's runners-up
     for that character is (淄 read, 潘 second): the name with that surname. An organisation, a
     name in Latin letters or one the runners-up say nothing of is left as read."""
-    if not 2 <= len(name) <= 4 or len(runners_up) < len(name):
-        return None
-    if name[0] in SURNAMES or not _owner_shape(name) or name.endswith(ORGANISATION_ENDS):
-        return None
-    if re.search(r"[A-Za-z·]", name):
+    if not _personal_name(name, runners_up) or name[0] in SURNAMES:
         return None
     surname = next((c for c in runners_up[0] if c in SURNAMES), None)
     return surname + name[1:] if surname else None
@@ -777,9 +781,7 @@ def _given_name_from_runners_up(name: str, runners_up: Sequence[str]) -> str | N
     """A person's name (a surname first) with a character of the given name that is no common
     one (卢强器), where one of the model's runners-up there is (磊): the name with it. Rare
     characters the runners-up say nothing of are left as read."""
-    if not 2 <= len(name) <= 4 or len(runners_up) < len(name) or name[0] not in SURNAMES:
-        return None
-    if not _owner_shape(name) or name.endswith(ORGANISATION_ENDS) or re.search(r"[A-Za-z·]", name):
+    if not _personal_name(name, runners_up) or name[0] not in SURNAMES:
         return None
     given = [
         next((c for c in others if c in GIVEN_NAME_CHARACTERS), read)
