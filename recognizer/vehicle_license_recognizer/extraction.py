@@ -70,7 +70,7 @@ PAGE_FIELDS = {"main": MAIN_PAGE_FIELDS, "secondary": SECONDARY_PAGE_FIELDS}
 NOT_APPLICABLE_FIELDS = frozenset({"ratified_load_capacity", "traction_mass", "remarks"})
 ROW_TOLERANCE = 1.3  # label heights
 # Web copies carry watermarks and banners: a line with a web address or a sample mark is no value.
-WATERMARK = re.compile(r"(?i)www\.|https?:|\.(com|cn|net)\b|样本|样例|仅供|sample")
+WATERMARK = re.compile(r"(?i)www\.|https?:|\.(com|cn|net)\b|样本|样例|仅供|供参考?|sample")
 ACROSS_WEIGHT = 2.0
 VIRTUAL_COST = 0.5  # label heights: a label read beats one placed from the form at equal distance  # a value's distance off its label's row counts this much more than along it
 # Both below validation's LOW_CONFIDENCE_THRESHOLD (0.8): the record asks a human to look.
@@ -486,7 +486,7 @@ def _tidy_remarks(fields: dict[str, str], confidence: dict[str, float]) -> None:
     strays onto it is read as a remark: the inspection stamp printed over it (检验有效期至…年…月
     川D(08)) is the inspection record (taken when that field is empty or fails its format), a
     gabarite's numbers are the gabarite (taken when it is empty), and a label's characters, a
-    lone character or a speck are no remark."""
+    lone character, a speck or Latin letters alone (a watermark's) are no remark."""
     value = fields.get("remarks", "")
     if not value:
         return
@@ -500,7 +500,11 @@ def _tidy_remarks(fields: dict[str, str], confidence: dict[str, float]) -> None:
         if size and not fields.get("gabarite"):
             fields["gabarite"] = size
             confidence["gabarite"] = min(confidence.get("remarks", 1.0), REPAIRED)
-    elif len(_letters_of(value)) > 1 and not any(_letters_of(value) in label for label in _LABEL_TEXTS):
+    elif (
+        len(_letters_of(value)) > 1
+        and not any(_letters_of(value) in label for label in _LABEL_TEXTS)
+        and re.search(r"[\u4e00-\u9fff0-9]", value)  # Latin letters alone: a watermark's (sam)
+    ):
         return
     fields["remarks"] = ""
     confidence["remarks"] = REPAIRED
@@ -1223,6 +1227,8 @@ def _clean_vehicle_type(text: str) -> str:
     restored; a type near exactly one of GA 802's names (places.VEHICLE_TYPES) is that name. Only
     Chinese is kept (the title's English line printed over it is no part of it)."""
     value = re.sub(r"[^\u4e00-\u9fff]", "", _clean_text(text)).replace("箱式", "厢式")  # 厢式: a common slip
+    if len(value) >= 2 and value[-1] not in _TYPE_CHARACTERS:
+        value = value[:-1] + "车"  # every name ends in 车: a character no name holds is it misread (军)
     if len(value) >= 4 and value[0] in _SIZE_CLASSES and value[1] != "型" and value.endswith("车"):
         value = value[0] + "型" + value[2:]
     elif len(value) >= 3 and value[0] in _SIZE_CLASSES and value[1] != "型" and value[1:].endswith("车"):
@@ -1245,6 +1251,9 @@ def _clean_vehicle_type(text: str) -> str:
             size = value[0] + "型" if value[0] in _SIZE_CLASSES else _usual_size(kind)
             nearest = size + kind if size + kind in fits else None
     return nearest or value
+
+
+_TYPE_CHARACTERS = frozenset("".join(VEHICLE_TYPES))
 
 
 def _usual_size(kind: str) -> str:

@@ -347,13 +347,13 @@ def _repair_authority(
         repaired = repaired or not any(place.startswith(name) for name in _PLACE_STARTS)
     usual = _usual_suffix(place)
     distance, _, _, suffix = min((_suffix_distance(rest, s), s != usual, -len(s), s) for s in _SUFFIXES)
-    if (
-        place in KNOWN_SUFFIXES
-        and suffix != usual
-        and _suffix_distance(rest, usual) <= len(usual) // 2
-        and (in_order(rest, usual) or _suffix_distance(rest, usual) <= distance + 1.0)
-    ):
-        distance, suffix = _suffix_distance(rest, usual), usual  # a line of the stamp lost
+    lost_line = _suffix_distance(rest, usual) <= len(usual) // 2 and (
+        in_order(rest, usual) or _suffix_distance(rest, usual) <= distance + 1.0
+    )
+    if place in KNOWN_SUFFIXES and suffix != usual and (lost_line or distance > 0):
+        # a line of the stamp lost, or the fixed part misread: the place's one authority (a
+        # misread name is repaired all the same, and asks for a look)
+        distance, suffix = (_suffix_distance(rest, usual) if lost_line else distance), usual
     # a place known and read whole lets more of the fixed part be misread (a banner over it)
     # (or a known place in the province the plate names: two readings agree)
     known_place = best[5] is not None and (

@@ -298,6 +298,16 @@ def test_model_codes_are_built_as_gb_9417_builds_them() -> None:
     assert Counter(len(re.match(r"[A-Z]+", code).group(0)) for _, code in codes).keys() == {2, 3}  # type: ignore[union-attr]
 
 
+def test_every_license_registered_in_beijing_carries_beijings_one_authority() -> None:
+    rng = random.Random(11)
+    licenses = [realistic_license(rng) for _ in range(600)]
+    beijing = [item for item in licenses if item["license_issuing_authority"].startswith("北京")]
+
+    # embassy and consulate plates (使, 领) registered in Beijing too, not only 京 plates
+    assert any(not item["plate_number"].startswith("京") for item in beijing)
+    assert {item["license_issuing_authority"] for item in beijing} == {"北京市公安局公安交通管理局"}
+
+
 @pytest.mark.parametrize("kind", ["driving_license", "id_card"])
 def test_other_cards_expect_5021_and_no_fields(kind: str) -> None:
     item = synthetic.render_realistic(case(page="none", kind=kind))

@@ -180,6 +180,8 @@ def test_values_printed_off_their_rows_are_given_to_the_labels_the_whole_print_i
         ("vehicle_type", "越野车", "小型越野客车"),  # characters lost inside: one kind holds them
         ("vehicle_type", "型面", "小型面包车"),
         ("vehicle_type", "重车", "重车"),  # every heavy vehicle holds 重…车: left as read
+        ("vehicle_type", "型越野客军", "小型越野客车"),  # every name ends in 车: 军 is it misread
+        ("vehicle_type", "面早", "小型面包车"),
         ("address", "天津市南开区和平街335号15栋1989室ww.che", "天津市南开区和平街335号15栋1989室"),
         ("model", "解放牌1SFGM2WW.CHES", "解放牌1SFGM2"),  # a web watermark's address (www.) after it
         ("model", "解放牌1SFGM2WW", "解放牌1SFGM2WW"),  # letters of the code stay
@@ -468,6 +470,20 @@ def test_a_stamp_place_read_too_badly_is_the_owners_home(
     assert repair_authority("新度浦安局观项一联支队", 0.95, "浙江", "浙江省宁波市") is None, "no stamp read"
 
 
+def test_a_beijing_stamp_read_badly_is_beijings_one_authority() -> None:
+    from vehicle_license_recognizer.stamp import repair_authority
+
+    # the place is the owner's home (Beijing): its stamp carries one name, not a generic one
+    assert repair_authority("京市公法间么安通善理品", 0.9, "北京", "北京市") == (
+        "北京市公安局公安交通管理局",
+        0.5,
+    )
+    assert repair_authority("自中公安自专女通管理", 0.4, "北京", "北京市") == (
+        "北京市公安局公安交通管理局",
+        0.4,
+    )
+
+
 @pytest.mark.parametrize(
     ("owner", "passes"),
     [
@@ -498,6 +514,7 @@ def test_an_owner_is_a_person_with_a_surname_or_an_organisation(owner: str, pass
         ("准牵引总", {}, {}),  # a label's characters
         ("考", {}, {}),  # a lone character
         ("。", {}, {}),
+        ("esam", {}, {}),  # Latin letters alone: a watermark's
         ("营转非", {}, {"remarks": "营转非"}),  # a remark stays
         ("2024年05月转入", {}, {"remarks": "2024年05月转入"}),  # a date is no inspection stamp
     ],

@@ -95,11 +95,11 @@ class CardImage:
 
 def realistic_license(rng: random.Random) -> dict[str, str]:
     """A random valid license (synthetic.random_license) as real cards print it: Beijing's
-    authority by its real name, now and then a lower-case plate letter (鄂E3887k)."""
+    authority by its real name (a 京 plate's, and a 使 or 领 plate's registered there), now and then a lower-case plate letter (鄂E3887k)."""
     from vehicle_license_tools import synthetic
 
     fields = synthetic.random_license(rng)
-    if fields["plate_number"].startswith("京"):
+    if fields["plate_number"].startswith("京") or fields["license_issuing_authority"].startswith("北京市"):
         fields["license_issuing_authority"] = "北京市公安局公安交通管理局"
     plate = fields["plate_number"]
     if rng.random() < 0.03 and plate[-1].isalpha() and plate[-1].isascii():
