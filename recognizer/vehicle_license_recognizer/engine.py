@@ -15,6 +15,7 @@ import io
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,14 @@ from vehicle_license_recognizer.chinese import to_simplified
 from vehicle_license_recognizer.extraction import (
     FIELD_CHECKS,
     REPAIRED,
+    WHOLE_FORMATS,
     Extraction,
     _any,
     contradicted_masses,
     extract,
     plate_with_province,
     plate_without_sub_label_letter,
+    read_whole,
     registration_province,
 )
 from vehicle_license_recognizer.form import PAGES
@@ -173,20 +176,27 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
             return False
         return not value or not FIELD_CHECKS.get(name, _any)(value) or name in contradicted
 
-    regions: list[Quad] = []
+    regions: list[tuple[str, Quad]] = []
     for page, fit in extraction.fits.items():
         for label in PAGES[page]:
             if label.value_box is not None and wanted(label.field):
-                regions.append(fit.quad(label.value_box))  # printed with the form: not moved
+                # printed with the form: not moved
+                regions.append((label.field, fit.quad(label.value_box)))
             elif wanted(label.field):
                 # where the form prints the value, moved by the page's print offset
                 dx, dy = extraction.shifts.get(page, (0.0, 0.0))
                 x0, x1 = label.value_span[0] + dx, label.value_span[1] + dx
                 y0, y1 = label.box[1] + dy - REREAD_MARGIN, label.box[3] + dy + REREAD_MARGIN
-                regions.append(fit.quad((x0, y0, x1, y1)))
+                regions.append((label.field, fit.quad((x0, y0, x1, y1))))
     if not regions:
         return extraction
-    added = [line for quad in regions for line in ocr.read_region(reading.upright, quad)]
+    added = [
+        line
+        for name, quad in regions
+        for line in ocr.read_region(
+            reading.upright, quad, enough=_whole(name) if name in WHOLE_FORMATS else None
+        )
+    ]
     if not added:
         return extraction
     again = extract([*_not_read_again(reading.lines, added), *added])
@@ -213,6 +223,13 @@ GLARE_STRIP = 2.0  # value heights: the strip after the value that is looked at
 CUT_EXTENT = 4.0  # value heights: how far along its row the value is read again
 CUT_MARGIN = 0.25  # value heights above and below
 NOT_CUT = NOT_REREAD | {"license_issuing_authority"}
+FADED_MIN = 3  # characters a value needs before its last may be taken for a faded fragment
+
+
+def _whole(name: str) -> Callable[[list[Line]], bool]:
+    """Whether a region's lines hold the field's whole value by its format: the region's other
+    readings (with contrast, with the light flattened) are then not needed."""
+    return lambda lines: any(read_whole(name, line.text) for line in lines)
 
 
 def _not_read_again(lines: list[Line], added: list[Line]) -> list[Line]:
@@ -234,7 +251,10 @@ def _reread_cut(extraction: Extraction, reading: Reading, colour: Any, ocr: OcrE
     `read_region` reads (with the light flattened, the glare's print is dark again). The longer
     reading replaces the value when it holds the value whole and adds what the value does not
     already hold (a repeated piece is two readings of one print, not more of it), and passes the
-    field's format; it is reported below 0.80 (print read through glare asks for a look)."""
+    field's format; it is reported below 0.80 (print read through glare asks for a look). The
+    value's last character, read where the print began to fade, may be a fragment of what follows
+    (8EWBGV4BN for 8EWBGV4BML3B): a longer reading holding all of the value but its last
+    character holds the value too."""
     for name, quad in list(extraction.boxes.items()):
         value = extraction.fields.get(name, "")
         if name in NOT_CUT or not value or _washed_out_after(colour, quad) < GLARE_SHARE:
@@ -244,9 +264,14 @@ def _reread_cut(extraction: Extraction, reading: Reading, colour: Any, ocr: OcrE
             continue
         again = extract([*_not_read_again(reading.lines, added), *added])
         longer = again.fields.get(name, "")
-        if not (longer.startswith(value) or longer.endswith(value)) or len(longer) <= len(value):
+        if len(longer) > len(value) and longer.startswith(value):
+            more = longer[len(value) :]
+        elif len(longer) > len(value) and longer.endswith(value):
+            more = longer[: -len(value)]
+        elif len(value) > FADED_MIN and len(longer) > len(value) and longer.startswith(value[:-1]):
+            more = longer[len(value) - 1 :]
+        else:
             continue
-        more = longer[len(value) :] if longer.startswith(value) else longer[: -len(value)]
         if more in value or not FIELD_CHECKS.get(name, _any)(longer):
             continue
         extraction.fields[name] = longer

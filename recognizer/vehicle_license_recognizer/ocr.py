@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,10 @@ Bounds = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 ORIENTATION_SAMPLE = 24  # longest boxes whose 0/180 votes decide the page's orientation
 DETECT_MAX_SIDE = 1280
+# The page's orientation is told from a detection of a copy this small (the boxes' shapes and the
+# longest lines' crops from the photo itself decide it): 60 ms against 370 ms for a sideways
+# photo's detection at DETECT_MAX_SIDE, which the page then needs only once, upright.
+ORIENTATION_SIDE = 640
 
 
 def _threads() -> int:
@@ -135,11 +140,19 @@ class OcrEngine:
             return []
         return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in output.boxes]
 
-    def read_region(self, image: Any, quad: Quad, height: int = REGION_HEIGHT) -> list[Line]:
+    def read_region(
+        self,
+        image: Any,
+        quad: Quad,
+        height: int = REGION_HEIGHT,
+        enough: Callable[[list[Line]], bool] | None = None,
+    ) -> list[Line]:
         """Text lines inside one quadrilateral of the image (a value's place on the form): the
         region is straightened to `height` pixels and detected on its own, so a value the page's
         detection merged with a neighbour (the title's English line over the vehicle type) or
-        missed is found; the lines come back in the image's coordinates."""
+        missed is found; the lines come back in the image's coordinates. The region is read as
+        it is, then with local contrast, then with its light flattened; once `enough` holds for
+        the lines read so far, the rest are not read (each costs a detection and a recognition)."""
         import cv2
         import numpy as np
 
@@ -161,11 +174,19 @@ class OcrEngine:
         # band): a line found in more than one is read once, the longest reading kept
         grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
         tiles = (max(1, round(region.shape[1] / region.shape[0])), 1)
-        contrasted = cv2.createCLAHE(clipLimit=REGION_CONTRAST, tileGridSize=tiles).apply(grey)
+        variants: tuple[Callable[[], Any], ...] = (
+            lambda: region,
+            lambda: _three_channels(
+                cv2.createCLAHE(clipLimit=REGION_CONTRAST, tileGridSize=tiles).apply(grey)
+            ),
+            lambda: _three_channels(_flattened(grey)),
+        )
         back = np.linalg.inv(to_region)
         lines: list[Line] = []
-        for variant in (region, _three_channels(contrasted), _three_channels(_flattened(grey))):
-            for line in self._detect_and_read(variant, back):
+        for variant in variants:
+            if lines and enough is not None and enough(lines):
+                break
+            for line in self._detect_and_read(variant(), back):
                 # the same text read over the same place: once, the longer (more complete) reading
                 same = [
                     i
@@ -281,15 +302,10 @@ class OcrEngine:
         """Detect, turn upright, recognise every line."""
         import numpy as np
 
-        boxes = self.detect(image)
-        turns = self._quarter_turns(image, boxes)
-        height, width = image.shape[:2]
+        turns = self._quarter_turns(image, self._orientation_boxes(image))
         upright = np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
-        if turns % 2:
-            # text running down the page is grouped into lines less well: detect again upright
-            boxes = self.detect(upright)
-        else:
-            boxes = [_ordered(tuple(rotate_point(p, turns, width, height) for p in box)) for box in boxes]
+        # detected once, upright: text running down the page is grouped into lines less well
+        boxes = self.detect(upright)
         crops = [crop(upright, box) for box in boxes]
         texts = self.recognize_characters(crops)
         lines = [
@@ -298,6 +314,21 @@ class OcrEngine:
             if text.strip() and score >= min_score
         ]
         return Reading(lines, turns, upright)
+
+    def _orientation_boxes(self, image: Any) -> list[Quad]:
+        """Text boxes of a copy no larger than ORIENTATION_SIDE, in the image's coordinates."""
+        import cv2
+
+        height, width = image.shape[:2]
+        scale = min(1.0, ORIENTATION_SIDE / max(height, width))
+        if scale < 1.0:
+            image = cv2.resize(
+                image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            )
+        output = self._detect_at(image, max(image.shape[:2]), "max")
+        if output.boxes is None:
+            return []
+        return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in output.boxes]
 
     def _quarter_turns(self, image: Any, boxes: list[Quad]) -> int:
         """Counter-clockwise quarter turns that make the page upright (numpy's rot90 k)."""

@@ -725,7 +725,7 @@ def test_an_inspection_record_that_fails_its_format_is_read_again_from_its_stamp
     _, top, _, bottom = bounds(_on_card(x0, y0 - 0.01, x0, y1 + 0.01))
 
     class Ocr:
-        def read_region(self, image: object, quad: Quad) -> list[Line]:
+        def read_region(self, image: object, quad: Quad, **_: object) -> list[Line]:
             regions.append(bounds(quad))
             if bounds(quad)[1] > top and bounds(quad)[3] < bottom:
                 return [
@@ -1034,7 +1034,7 @@ def test_a_mass_the_other_contradicts_is_read_again_from_its_place() -> None:
             self.line = value("total_mass", read_again)
             self.regions: list[tuple[float, float, float, float]] = []
 
-        def read_region(self, image: object, quad: Quad) -> list[Line]:
+        def read_region(self, image: object, quad: Quad, **_: object) -> list[Line]:
             self.regions.append(bounds(quad))
             return [self.line] if covers(bounds(quad), self.line) else []
 
@@ -1103,35 +1103,53 @@ def _main_page_with_engine_number(number: str) -> tuple[list[Line], Extraction]:
 
 
 @pytest.mark.parametrize(
-    ("read_again", "glare", "kept", "asks_for_a_look"),
+    ("read_once", "read_again", "glare", "kept", "asks_for_a_look"),
     [
+        ("8EWBGV4B", "8EWBGV4BML3B", (255, 255, 255), "8EWBGV4BML3B", True),  # its end read through the glare
+        # its last character read where the print faded, a fragment of what follows
+        ("8EWBGV4BN", "8EWBGV4BML3B", (255, 255, 255), "8EWBGV4BML3B", True),
+        ("8EWBGV4BN", "8EWBGV4BM", (255, 255, 255), "8EWBGV4BN", False),  # no longer: another reading
+        ("8EWBGV4BN", "8EWBGV4XML3B", (255, 255, 255), "8EWBGV4BN", False),  # more than the last differs
+        ("8EWBGV4B", "8EWBGV4BML3B", None, "8EWBGV4B", False),  # no glare after it: not read again
+        ("8EWBGV4B", "8EWBGV4BML3B", (252, 228, 236), "8EWBGV4B", False),  # the card's pale pink is no glare
         (
-            "8EWBGV4BML3B",
+            "8EWBGV4B",
+            "8EWB8EWBGV4B",
             (255, 255, 255),
-            "8EWBGV4BML3B",
-            True,
-        ),  # its end, washed out, read through the glare
-        ("8EWBGV4BML3B", None, "8EWBGV4B", False),  # no glare after it: not read again
-        ("8EWBGV4BML3B", (252, 228, 236), "8EWBGV4B", False),  # the card's pale pink is no glare
-        ("8EWB8EWBGV4B", (255, 255, 255), "8EWBGV4B", False),  # a piece of it twice: one print read twice
-        ("3EWBGV4BML3B", (255, 255, 255), "8EWBGV4B", False),  # not the value whole: another reading
-        ("8EWBGV4BML3B0123456789", (255, 255, 255), "8EWBGV4B", False),  # fails its format (20 at most)
+            "8EWBGV4B",
+            False,
+        ),  # a piece of it twice: one print read twice
+        (
+            "8EWBGV4B",
+            "3EWBGV4BML3B",
+            (255, 255, 255),
+            "8EWBGV4B",
+            False,
+        ),  # not the value whole: another reading
+        (
+            "8EWBGV4B",
+            "8EWBGV4BML3B0123456789",
+            (255, 255, 255),
+            "8EWBGV4B",
+            False,
+        ),  # fails its format (20 at most)
     ],
 )
 def test_a_value_whose_row_runs_into_glare_is_read_again_along_it(
-    read_again: str, glare: tuple[int, int, int] | None, kept: str, asks_for_a_look: bool
+    read_once: str, read_again: str, glare: tuple[int, int, int] | None, kept: str, asks_for_a_look: bool
 ) -> None:
     """A glare band across a value's end fades its last characters: the detector stops there and
     the value, cut short, reads with full confidence. Where the strip after a value is washed out,
     the row is read again further along, and a reading that holds the value whole and adds more
-    replaces it, asking for a look."""
+    replaces it, asking for a look; so does one that holds all of it but its last character, read
+    where the print faded."""
     import numpy as np
 
     from vehicle_license_recognizer.engine import _reread_cut
     from vehicle_license_recognizer.ocr import Reading, bounds
 
-    lines, extraction = _main_page_with_engine_number("8EWBGV4B")
-    assert extraction.fields["engine_number"] == "8EWBGV4B"
+    lines, extraction = _main_page_with_engine_number(read_once)
+    assert extraction.fields["engine_number"] == read_once
     assert extraction.confidence["engine_number"] >= 0.8
     box = extraction.boxes["engine_number"]
     x0, y0, x1, y1 = (round(v) for v in bounds(box))
@@ -1142,7 +1160,7 @@ def test_a_value_whose_row_runs_into_glare_is_read_again_along_it(
     longer: Quad = (box[0], (x1 + 100.0, float(y0)), (x1 + 100.0, float(y1)), box[3])
 
     class Ocr:
-        def read_region(self, image: object, quad: Quad) -> list[Line]:
+        def read_region(self, image: object, quad: Quad, **_: object) -> list[Line]:
             asked.append(quad)
             return [Line(read_again, longer, 0.99)]
 
