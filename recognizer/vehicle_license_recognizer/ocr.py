@@ -23,9 +23,9 @@ Bounds = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 ORIENTATION_SAMPLE = 24  # longest boxes whose 0/180 votes decide the page's orientation
 DETECT_MAX_SIDE = 1280
-# The page's orientation is told from a detection of a copy this small (the boxes' shapes and the
-# longest lines' crops from the photo itself decide it): 60 ms against 370 ms for a sideways
-# photo's detection at DETECT_MAX_SIDE, which the page then needs only once, upright.
+# A portrait photo's orientation is told from a detection of a copy this small (the boxes' shapes
+# and the longest lines' crops from the photo itself decide it): 60 ms against 370 ms for a
+# sideways photo's detection at DETECT_MAX_SIDE, which the page then needs only once, upright.
 ORIENTATION_SIDE = 640
 
 
@@ -302,10 +302,20 @@ class OcrEngine:
         """Detect, turn upright, recognise every line."""
         import numpy as np
 
-        turns = self._quarter_turns(image, self._orientation_boxes(image))
+        height, width = image.shape[:2]
+        if height > width:
+            # a card is wider than tall: in a portrait photo it is most likely turned, and text
+            # running down the page is grouped into lines less well. The orientation is told from
+            # a small copy, and the page detected once, upright.
+            turns = self._quarter_turns(image, self._orientation_boxes(image))
+            boxes = None
+        else:
+            boxes = self.detect(image)
+            turns = self._quarter_turns(image, boxes)
         upright = np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
-        # detected once, upright: text running down the page is grouped into lines less well
-        boxes = self.detect(upright)
+        if boxes is None or turns:
+            # detected upright: the detector, like the reader, was trained on upright text
+            boxes = self.detect(upright)
         crops = [crop(upright, box) for box in boxes]
         texts = self.recognize_characters(crops)
         lines = [

@@ -213,3 +213,43 @@ def test_a_place_read_again_is_also_read_with_its_light_flattened(
     monkeypatch.setattr(ocr, "_flattened", lambda grey: grey)  # read again, but not flattened
     unflattened = recognizer.read_license(card.image)
     assert unflattened is not None and unflattened.fields["vin"] == "14F0S3R3KY5EUX"
+
+
+@pytest.mark.parametrize("turned", [0, 90, 180, 270])
+def test_a_turned_photo_is_read_upright_and_detected_whole_once_upright(
+    recognizer: LocalRecognizer, monkeypatch: pytest.MonkeyPatch, turned: int
+) -> None:
+    """A photo turned without EXIF is told its orientation and read upright. A portrait photo (a
+    card turned sideways) is told it from a small copy's detection, and the page is detected at
+    full size once, upright; a landscape one from its own detection, detected again only when it
+    is upside down."""
+    import io
+
+    from PIL import Image
+
+    from vehicle_license_recognizer import ocr
+    from vehicle_license_tools.cards import corpus
+
+    case = corpus.realistic_cases(29, seed=2026)[28]  # the main page on a car seat, 400-700 px
+    assert case.page == "main" and not any(c.startswith("rotate") for c in case.conditions)
+    card = corpus.render(case)
+    photo = Image.open(io.BytesIO(card.image)).rotate(turned, expand=True)  # counter-clockwise
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=95)
+    detected: list[tuple[int, ...]] = []
+    detect = ocr.OcrEngine.detect
+
+    def counted(self: ocr.OcrEngine, image: Any) -> list[ocr.Quad]:
+        detected.append(image.shape[:2])
+        return detect(self, image)
+
+    monkeypatch.setattr(ocr.OcrEngine, "detect", counted)
+
+    result = recognizer.read(buffer.getvalue())
+
+    assert result is not None
+    assert result.rotation == (360 - turned) % 360
+    assert len(detected) == (2 if turned == 180 else 1)
+    assert detected[-1][0] < detected[-1][1]  # the last detection is of the page upright
+    for name in ("plate_number", "vin", "register_date"):
+        assert result.extraction.fields[name] == card.fields[name], name
