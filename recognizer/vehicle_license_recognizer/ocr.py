@@ -125,20 +125,11 @@ class OcrEngine:
     def detect(self, image: Any) -> list[Quad]:
         """Text boxes, found on a copy no larger than DETECT_MAX_SIDE (detection's time and memory
         grow with the pixels, and lines a few pixels high are still found there)."""
-        import cv2
-
-        height, width = image.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        if scale < 1.0:
-            image = cv2.resize(
-                image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
-            )
+        small, scale = _at_most(image, DETECT_MAX_SIDE)
         engine = self._ocr()
         with self._lock:
-            output = engine._load_det_model()(image)
-        if output.boxes is None:
-            return []
-        return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in output.boxes]
+            output = engine._load_det_model()(small)
+        return _scaled_back(output.boxes, scale)
 
     def read_region(
         self,
@@ -327,18 +318,8 @@ class OcrEngine:
 
     def _orientation_boxes(self, image: Any) -> list[Quad]:
         """Text boxes of a copy no larger than ORIENTATION_SIDE, in the image's coordinates."""
-        import cv2
-
-        height, width = image.shape[:2]
-        scale = min(1.0, ORIENTATION_SIDE / max(height, width))
-        if scale < 1.0:
-            image = cv2.resize(
-                image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
-            )
-        output = self._detect_at(image, max(image.shape[:2]), "max")
-        if output.boxes is None:
-            return []
-        return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in output.boxes]
+        small, scale = _at_most(image, ORIENTATION_SIDE)
+        return _scaled_back(self._detect_at(small, max(small.shape[:2]), "max").boxes, scale)
 
     def _quarter_turns(self, image: Any, boxes: list[Quad]) -> int:
         """Counter-clockwise quarter turns that make the page upright (numpy's rot90 k)."""
@@ -415,6 +396,24 @@ def runners_up_of(output: Any, characters: list[str], text: str) -> tuple[str, .
             "".join(characters[i] for i in ranked if probabilities[i] >= ALTERNATIVE_MIN)[:ALTERNATIVES]
         )
     return tuple(runners_up)
+
+
+def _at_most(image: Any, side: int) -> tuple[Any, float]:
+    """The image scaled down so that its larger side is at most `side` pixels, and that scale."""
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    if scale < 1.0:
+        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+def _scaled_back(boxes: Any, scale: float) -> list[Quad]:
+    """Detected boxes of a copy at `scale`, in the image's own coordinates."""
+    if boxes is None:
+        return []
+    return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in boxes]
 
 
 def _three_channels(grey: Any) -> Any:
