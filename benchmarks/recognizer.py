@@ -48,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 REAL_SAMPLES = ROOT.parent / "shared" / "real-samples"
 TRUSTED = 0.8  # the pipeline's LOW_CONFIDENCE threshold
+SLOWEST = 3  # photos named in the report, slowest first, with what they show
 SHOWN = {"main": MAIN_PAGE_FIELDS, "secondary": SECONDARY_PAGE_FIELDS, "both": LICENSE_FIELDS, "none": ()}
 
 
@@ -83,6 +84,15 @@ def generate(count: int, seed: int, folder: str) -> None:
 
 
 # -- scoring ------------------------------------------------------------------------------------
+
+
+def shown(record: dict[str, Any]) -> str:
+    """What a photo shows: a license's page(s), or the other card."""
+    if record["kind"] != "vehicle_license":
+        return str(record["kind"]).replace("_", " ")
+    return "both pages" if record["page"] == "both" else f"{record['page']} page"
+
+
 @dataclass
 class Tally:
     exact: int = 0
@@ -109,6 +119,7 @@ class Score:
     seconds: list[float] = field(default_factory=list)
     cpu_seconds: list[float] = field(default_factory=list)  # the process's CPU time per image
     seconds_by_size: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    slowest: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (seconds, record)
     negatives: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     missed_licenses: int = 0
     spurious: int = 0  # values returned for fields of a page not in the photo
@@ -185,6 +196,7 @@ def main() -> int:
             score.cpu_seconds.append(time.process_time() - cpu_before)
             score.seconds.append(elapsed)
             score.seconds_by_size[size_class(record["conditions"])].append(elapsed)
+            score.slowest = sorted([*score.slowest, (elapsed, record)], key=lambda pair: -pair[0])[:SLOWEST]
             tally(score, record, recognition)
         reading = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -354,9 +366,17 @@ def render_report(
             for size in ("small", "medium", "large")
             if score.seconds_by_size.get(size)
         )
-        + f". CPU seconds per image (the process's own, all its threads: other processes' work does not count, but this virtual machine's host speed varies from hour to hour by about 10 %): "
+        + f". CPU seconds per image (the process's own, all its threads: other processes' work does not count, but this virtual machine's host speed varies, by a quarter within one day on 2026-12-06: compare runs by the drawing time below): "
         f"median {statistics.median(score.cpu_seconds):.2f}, p95 {percentile(score.cpu_seconds, 0.95):.2f}, "
         f"max {max(score.cpu_seconds):.2f}. Peak memory (RSS) {peak:.0f} MB.",
+        "",
+        "Slowest: "
+        + "; ".join(
+            f"{record['file']} {elapsed:.2f} s ({record['size'][0]}×{record['size'][1]} px, "
+            f"{shown(record)}, {', '.join(record['conditions'])})"
+            for elapsed, record in score.slowest
+        )
+        + ".",
         "",
         (
             f"Drawing a 3000-4000 px photo took {statistics.median(draws):.2f} s (median), "

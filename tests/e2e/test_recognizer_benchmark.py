@@ -4,6 +4,7 @@ not asserted here (the benchmark measures them, a test would only make them flak
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,7 @@ def test_a_quick_run_reports_real_samples_conditions_fields_seconds_and_memory(t
         "Peak memory",
     ):
         assert row in report, row
+    slowest = re.search(r"^Slowest: (\d{4}\.jpg) [\d.]+ s \((\d+)×(\d+) px, ([^,]+),", report, re.MULTILINE)
+    assert slowest is not None, report  # the slowest photos named, with their size and what they show
+    assert slowest.group(4) in {"main page", "secondary page", "both pages", "driving license", "id card"}
+    assert 400 <= max(int(slowest.group(2)), int(slowest.group(3))) <= 4000
