@@ -119,7 +119,6 @@ class Score:
     seconds: list[float] = field(default_factory=list)
     cpu_seconds: list[float] = field(default_factory=list)  # the process's CPU time per image
     seconds_by_size: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    slowest: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (seconds, record)
     negatives: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     missed_licenses: int = 0
     spurious: int = 0  # values returned for fields of a page not in the photo
@@ -196,7 +195,6 @@ def main() -> int:
             score.cpu_seconds.append(time.process_time() - cpu_before)
             score.seconds.append(elapsed)
             score.seconds_by_size[size_class(record["conditions"])].append(elapsed)
-            score.slowest = sorted([*score.slowest, (elapsed, record)], key=lambda pair: -pair[0])[:SLOWEST]
             tally(score, record, recognition)
         reading = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -374,7 +372,9 @@ def render_report(
         + "; ".join(
             f"{record['file']} {elapsed:.2f} s ({record['size'][0]}×{record['size'][1]} px, "
             f"{shown(record)}, {', '.join(record['conditions'])})"
-            for elapsed, record in score.slowest
+            for elapsed, record in sorted(zip(seconds, records, strict=True), key=lambda pair: -pair[0])[
+                :SLOWEST
+            ]
         )
         + ".",
         "",

@@ -191,11 +191,7 @@ def _reread_missing(extraction: Extraction, reading: Reading, ocr: OcrEngine) ->
     if not regions:
         return extraction
     added = [
-        line
-        for name, quad in regions
-        for line in ocr.read_region(
-            reading.upright, quad, enough=_whole(name) if name in WHOLE_FORMATS else None
-        )
+        line for name, quad in regions for line in ocr.read_region(reading.upright, quad, enough=_whole(name))
     ]
     if not added:
         return extraction
@@ -226,9 +222,12 @@ NOT_CUT = NOT_REREAD | {"license_issuing_authority"}
 FADED_MIN = 3  # characters a value needs before its last may be taken for a faded fragment
 
 
-def _whole(name: str) -> Callable[[list[Line]], bool]:
+def _whole(name: str) -> Callable[[list[Line]], bool] | None:
     """Whether a region's lines hold the field's whole value by its format: the region's other
-    readings (with contrast, with the light flattened) are then not needed."""
+    readings (with contrast, with the light flattened) are then not needed. None for a field no
+    reading can be known whole by (WHOLE_FORMATS)."""
+    if name not in WHOLE_FORMATS:
+        return None
     return lambda lines: any(read_whole(name, line.text) for line in lines)
 
 

@@ -1397,29 +1397,19 @@ FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
 # Fields whose format leaves no room for a piece of the value: read and passing it, the value is
 # whole (a VIN by its check digit, a plate by its pattern, a date, a GA 802 vehicle type name, the
 # inspection record's station). A mass, a count, a name or an address read in part still passes.
-WHOLE_FORMATS = frozenset(
-    {
-        "plate_number",
-        "vin",
-        "register_date",
-        "issue_date",
-        "use_character",
-        "vehicle_type",
-        "inspection_record",
-    }
-)
+WHOLE_FORMATS: dict[str, Callable[[str], bool]] = {
+    **{name: FIELD_CHECKS[name] for name in ("plate_number", "register_date", "issue_date", "use_character")},
+    "inspection_record": FIELD_CHECKS["inspection_record"],
+    "vin": lambda v: bool(VIN_PATTERN.match(v)) and has_valid_check_digit(v),
+    "vehicle_type": lambda v: v in VEHICLE_TYPES,
+}
 
 
 def read_whole(name: str, text: str) -> bool:
     """Whether one line read as `text` holds the field's whole value by its format."""
-    if name not in WHOLE_FORMATS:
-        return False
-    value = CLEANERS.get(name, _clean_text)(text)
-    if name == "vehicle_type":
-        return value in VEHICLE_TYPES
-    if name == "vin":
-        return bool(VIN_PATTERN.match(value)) and has_valid_check_digit(value)
-    return bool(value) and FIELD_CHECKS[name](value)
+    check = WHOLE_FORMATS.get(name)
+    value = CLEANERS.get(name, _clean_text)(text) if check else ""
+    return bool(value) and check is not None and check(value)
 
 
 def _date_confidence(text: str, value: str) -> float:
