@@ -88,6 +88,20 @@ class Line:
 
 
 @dataclass
+class Budget:
+    """Readings of regions one photo may still make (each a detection and a recognition)."""
+
+    readings: int
+
+    def take(self) -> bool:
+        """Whether a reading may be made; one fewer remains if so."""
+        if self.readings <= 0:
+            return False
+        self.readings -= 1
+        return True
+
+
+@dataclass
 class Reading:
     """The lines of an image turned upright by `quarter_turns` counter-clockwise quarter turns."""
 
@@ -131,64 +145,36 @@ class OcrEngine:
             output = engine._load_det_model()(small)
         return _scaled_back(output.boxes, scale)
 
-    def read_region(
+    def read_regions(
         self,
         image: Any,
-        quad: Quad,
+        regions: list[tuple[Quad, Callable[[list[Line]], bool] | None]],
+        budget: Budget | None = None,
         height: int = REGION_HEIGHT,
-        enough: Callable[[list[Line]], bool] | None = None,
-    ) -> list[Line]:
-        """Text lines inside one quadrilateral of the image (a value's place on the form): the
+    ) -> list[list[Line]]:
+        """Text lines inside each quadrilateral of the image (a value's place on the form): a
         region is straightened to `height` pixels and detected on its own, so a value the page's
         detection merged with a neighbour (the title's English line over the vehicle type) or
-        missed is found; the lines come back in the image's coordinates. The region is read as
-        it is, then with local contrast, then with its light flattened; once `enough` holds for
-        the lines read so far, the rest are not read (each costs a detection and a recognition)."""
-        import cv2
+        missed is found; the lines come back in the image's coordinates. Every region is read as
+        it is first, then each with local contrast, then each with its light flattened; a region
+        whose lines are `enough` is not read again, and each reading (a detection and a
+        recognition) is taken from `budget`: none is made once it is spent, so a photo with many
+        places to read again gets each read once before any is read a second way."""
         import numpy as np
 
-        top = math.hypot(quad[1][0] - quad[0][0], quad[1][1] - quad[0][1])
-        side = math.hypot(quad[3][0] - quad[0][0], quad[3][1] - quad[0][1])
-        if top < 8 or side < 8:
-            return []
-        width = max(32, round(top * height / side))
-        pad = REGION_PAD
-        target = np.array(
-            [[pad, pad], [pad + width, pad], [pad + width, pad + height], [pad, pad + height]], np.float32
-        )
-        to_region = cv2.getPerspectiveTransform(np.array(quad, np.float32), target)
-        region = cv2.warpPerspective(
-            image, to_region, (width + 2 * pad, height + 2 * pad), borderMode=cv2.BORDER_REPLICATE
-        )
-        # as it is, with local contrast (print uneven light washed out stands out again, but a
-        # neighbour's faint print does too) and with its light flattened (print under a glare
-        # band): a line found in more than one is read once, the longest reading kept
-        grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
-        tiles = (max(1, round(region.shape[1] / region.shape[0])), 1)
-        variants: tuple[Callable[[], Any], ...] = (
-            lambda: region,
-            lambda: _three_channels(
-                cv2.createCLAHE(clipLimit=REGION_CONTRAST, tileGridSize=tiles).apply(grey)
-            ),
-            lambda: _three_channels(_flattened(grey)),
-        )
-        back = np.linalg.inv(to_region)
-        lines: list[Line] = []
-        for variant in variants:
-            if lines and enough is not None and enough(lines):
-                break
-            for line in self._detect_and_read(variant(), back):
-                # the same text read over the same place: once, the longer (more complete) reading
-                same = [
-                    i
-                    for i, other in enumerate(lines)
-                    if _shared(line.box, other.box) > 0.6 and _one_in_other(line.text, other.text)
-                ]
-                if not same:
-                    lines.append(line)
-                elif all(_letters(line.text) > _letters(lines[i].text) for i in same):
-                    lines = [other for i, other in enumerate(lines) if i not in same] + [line]
-        return lines
+        prepared = [_straightened(image, quad, height) for quad, _ in regions]
+        found: list[list[Line]] = [[] for _ in regions]
+        for way in range(len(REGION_WAYS)):
+            for index, ((_, enough), region) in enumerate(zip(regions, prepared, strict=True)):
+                if region is None or (found[index] and enough is not None and enough(found[index])):
+                    continue
+                if budget is not None and not budget.take():
+                    return found
+                straight, to_region = region
+                back = np.linalg.inv(to_region)
+                for line in self._detect_and_read(REGION_WAYS[way](straight), back):
+                    found[index] = _with_line(found[index], line)
+        return found
 
     def _detect_and_read(self, region: Any, back: Any) -> list[Line]:
         """The lines of a straightened region, mapped back by the inverse transform `back`."""
@@ -443,6 +429,64 @@ def _one_in_other(a: str, b: str) -> bool:
 
 def _letters(text: str) -> int:
     return sum(1 for c in text if c.isalnum())
+
+
+def _straightened(image: Any, quad: Quad, height: int) -> tuple[Any, Any] | None:
+    """The quadrilateral warped to a straight strip `height` pixels high (with REGION_PAD of its
+    own edge repeated around it) and the transform that did it; None for a sliver."""
+    import cv2
+    import numpy as np
+
+    top = math.hypot(quad[1][0] - quad[0][0], quad[1][1] - quad[0][1])
+    side = math.hypot(quad[3][0] - quad[0][0], quad[3][1] - quad[0][1])
+    if top < 8 or side < 8:
+        return None
+    width = max(32, round(top * height / side))
+    pad = REGION_PAD
+    target = np.array(
+        [[pad, pad], [pad + width, pad], [pad + width, pad + height], [pad, pad + height]], np.float32
+    )
+    to_region = cv2.getPerspectiveTransform(np.array(quad, np.float32), target)
+    region = cv2.warpPerspective(
+        image, to_region, (width + 2 * pad, height + 2 * pad), borderMode=cv2.BORDER_REPLICATE
+    )
+    return region, to_region
+
+
+def _with_contrast(region: Any) -> Any:
+    """Local contrast: print that uneven light washed out stands out again (a neighbour's faint
+    print does too)."""
+    import cv2
+
+    grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
+    tiles = (max(1, round(region.shape[1] / region.shape[0])), 1)
+    return _three_channels(cv2.createCLAHE(clipLimit=REGION_CONTRAST, tileGridSize=tiles).apply(grey))
+
+
+def _light_flattened(region: Any) -> Any:
+    """The light flattened: print under a glare band is as dark as the rest of its line."""
+    import cv2
+
+    return _three_channels(_flattened(cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)))
+
+
+# The ways a region is read, in order: as it is, with local contrast, with its light flattened.
+REGION_WAYS: tuple[Callable[[Any], Any], ...] = (lambda region: region, _with_contrast, _light_flattened)
+
+
+def _with_line(lines: list[Line], line: Line) -> list[Line]:
+    """The region's lines with one more: the same text read over the same place is kept once, the
+    longer (more complete) reading."""
+    same = [
+        i
+        for i, other in enumerate(lines)
+        if _shared(line.box, other.box) > 0.6 and _one_in_other(line.text, other.text)
+    ]
+    if not same:
+        return [*lines, line]
+    if all(_letters(line.text) > _letters(lines[i].text) for i in same):
+        return [other for i, other in enumerate(lines) if i not in same] + [line]
+    return lines
 
 
 def bounds(quad: Quad) -> Bounds:

@@ -7,9 +7,17 @@ import random
 
 import pytest
 
+from vehicle_license_recognizer.engine import REREAD_BUDGET
 from vehicle_license_recognizer.extraction import Extraction, Line, extract
-from vehicle_license_recognizer.ocr import Quad
+from vehicle_license_recognizer.ocr import Budget, Quad
 from vehicle_license_tools import synthetic
+
+
+class RegionReader:
+    """A stand-in OCR's `read_regions`: each region read by the stand-in's `read_region`."""
+
+    def read_regions(self, image: object, regions: list[tuple[Quad, object]], *_: object) -> list[list[Line]]:
+        return [self.read_region(image, quad) for quad, _ in regions]  # type: ignore[attr-defined]
 
 
 def test_extraction_splits_glued_labels_and_ignores_seal_fragments() -> None:
@@ -724,7 +732,7 @@ def test_an_inspection_record_that_fails_its_format_is_read_again_from_its_stamp
     regions: list[tuple[float, float, float, float]] = []
     _, top, _, bottom = bounds(_on_card(x0, y0 - 0.01, x0, y1 + 0.01))
 
-    class Ocr:
+    class Ocr(RegionReader):
         def read_region(self, image: object, quad: Quad, **_: object) -> list[Line]:
             regions.append(bounds(quad))
             if bounds(quad)[1] > top and bounds(quad)[3] < bottom:
@@ -737,7 +745,7 @@ def test_an_inspection_record_that_fails_its_format_is_read_again_from_its_stamp
                 ]
             return []
 
-    again = _reread_missing(extraction, Reading(lines, 0, None), Ocr())  # type: ignore[arg-type]
+    again = _reread_missing(extraction, Reading(lines, 0, None), Ocr(), Budget(REREAD_BUDGET))  # type: ignore[arg-type]
 
     assert again.fields["inspection_record"] == "检验有效期至2030年03月苏B(08)"
     stamp = bounds(_on_card(*INSPECTION_STAMP_BOX))
@@ -1029,7 +1037,7 @@ def test_a_mass_the_other_contradicts_is_read_again_from_its_place() -> None:
         x, y = line.center
         return region[0] <= x <= region[2] and region[1] <= y <= region[3]
 
-    class Ocr:
+    class Ocr(RegionReader):
         def __init__(self, read_again: str) -> None:
             self.line = value("total_mass", read_again)
             self.regions: list[tuple[float, float, float, float]] = []
@@ -1043,7 +1051,7 @@ def test_a_mass_the_other_contradicts_is_read_again_from_its_place() -> None:
         assert extraction.confidence["total_mass"] < 0.8 <= extraction.confidence["curb_weight"]
         ocr = Ocr(read_again)
 
-        again = _reread_missing(extraction, Reading(lines, 0, None), ocr)  # type: ignore[arg-type]
+        again = _reread_missing(extraction, Reading(lines, 0, None), ocr, Budget(REREAD_BUDGET))  # type: ignore[arg-type]
 
         regions = ocr.regions
         assert again.fields["total_mass"] == total
@@ -1159,12 +1167,13 @@ def test_a_value_whose_row_runs_into_glare_is_read_again_along_it(
     asked: list[Quad] = []
     longer: Quad = (box[0], (x1 + 100.0, float(y0)), (x1 + 100.0, float(y1)), box[3])
 
-    class Ocr:
+    class Ocr(RegionReader):
         def read_region(self, image: object, quad: Quad, **_: object) -> list[Line]:
             asked.append(quad)
             return [Line(read_again, longer, 0.99)]
 
-    _reread_cut(extraction, Reading(lines, 0, image[:, :, :1].repeat(3, axis=2)), image, Ocr())  # type: ignore[arg-type]
+    upright = image[:, :, :1].repeat(3, axis=2)
+    _reread_cut(extraction, Reading(lines, 0, upright), image, Ocr(), Budget(REREAD_BUDGET))  # type: ignore[arg-type]
 
     assert extraction.fields["engine_number"] == kept
     assert (extraction.confidence["engine_number"] < 0.8) is asks_for_a_look
@@ -1172,3 +1181,47 @@ def test_a_value_whose_row_runs_into_glare_is_read_again_along_it(
     if asked:  # read again along its row: from the value's start to well past its end
         region = bounds(asked[0])
         assert region[0] <= x0 and region[2] > x1 + 2 * (y1 - y0)
+
+
+def test_regions_are_each_read_as_they_are_before_any_is_read_another_way_within_the_budget() -> None:
+    """Many places to read again on one photo (both pages, small, glare): each is read as it is
+    first, then those not yet whole with contrast, then flattened, until the photo's budget of
+    readings is spent. A region whose reading is whole is not read again."""
+    import numpy as np
+
+    from vehicle_license_recognizer.ocr import OcrEngine
+
+    widths = (100.0, 200.0, 300.0)  # a region's width tells which it is
+    regions: list[Quad] = [
+        ((10.0, y), (10.0 + w, y), (10.0 + w, y + 20), (10.0, y + 20))
+        for y, w in zip((10.0, 50.0, 90.0), widths, strict=True)
+    ]
+    image = np.full((150, 400, 3), 200, np.uint8)
+
+    class Counting(OcrEngine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.readings: list[tuple[int, bool]] = []  # (which region, read as it is)
+
+        def _detect_and_read(self, region: object, back: object) -> list[Line]:
+            straight = region  # type: ignore[assignment]
+            which = min(range(3), key=lambda i: abs(straight.shape[1] - 32 - widths[i] * 96 / 20))  # type: ignore[attr-defined]
+            as_it_is = bool((straight == 200).all())  # type: ignore[attr-defined]
+            self.readings.append((which, as_it_is))
+            return [Line(f"R{which}-{len(self.readings)}", regions[which], 0.99)]
+
+    whole = lambda lines: any(line.text.startswith("R1") for line in lines)  # noqa: E731
+    ocr = Counting()
+    found = ocr.read_regions(image, [(regions[0], None), (regions[1], whole), (regions[2], None)], Budget(4))
+
+    assert ocr.readings == [(0, True), (1, True), (2, True), (0, False)], (
+        "all as they are, then the first again"
+    )
+    assert [[line.text for line in lines] for lines in found] == [["R0-1", "R0-4"], ["R1-2"], ["R2-3"]]
+
+    ocr = Counting()
+    ocr.read_regions(
+        image, [(regions[0], None), (regions[1], whole), (regions[2], None)], Budget(REREAD_BUDGET)
+    )
+    assert [which for which, _ in ocr.readings] == [0, 1, 2, 0, 2, 0, 2], "the whole one is not read again"
+    assert Budget(0).take() is False
