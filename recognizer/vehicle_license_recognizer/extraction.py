@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -742,25 +743,38 @@ def _assign(value: _Value, labels: Sequence[_Label]) -> None:
     if best is None:
         return
     label = best[2]
-    text = value.text
-    scores = line.char_scores or (line.score,) * len(text)
-    runners_up = line.alternatives if len(line.alternatives) == len(text) else ("",) * len(text)
-    if label.missing and label.name != "inspection_record":
+    scores = line.char_scores or (line.score,) * len(value.text)
+    runners_up = line.alternatives if len(line.alternatives) == len(value.text) else ("",) * len(value.text)
+    read = _read_for(label.name, label.missing, value.text, scores, runners_up)
+    if read is None:
+        return
+    text, certainty = read
+    label.candidates.append((best[0] + label.right, text, certainty, line.box))
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_for(
+    name: str, missing: str, text: str, scores: tuple[float, ...], runners_up: tuple[str, ...]
+) -> tuple[str, float] | None:
+    """(text, certainty) of a value read beside the label of field `name`: None when the value is
+    only the label's unread characters. The same value is assigned to the same label for each
+    print offset tried, so the answer is kept."""
+    if missing and name != "inspection_record":
         # the label's unread characters, printed before the value (a second-pass print
         # overlapping its label): not part of it
-        stripped = text.lstrip(label.missing)
+        stripped = text.lstrip(missing)
         if not stripped:
-            return
+            return None
         scores = scores[len(text) - len(stripped) :]
         runners_up = runners_up[len(text) - len(stripped) :]
         text = stripped
     certainty = _certainty(text, scores)
-    repair = RUNNER_UP_REPAIRS.get(label.name)
+    repair = RUNNER_UP_REPAIRS.get(name)
     if repair is not None and _clean_text(text) == text:
         repaired = repair(text, runners_up)
         if repaired is not None:
             text, certainty = repaired, min(certainty, REPAIRED)
-    label.candidates.append((best[0] + label.right, text, certainty, line.box))
+    return text, certainty
 
 
 def _personal_name(name: str, runners_up: Sequence[str]) -> bool:
@@ -904,15 +918,27 @@ JOINED_FIELDS = frozenset(
 def _value_for(
     name: str, candidates: list[tuple[float, str, float, Quad]]
 ) -> tuple[str, float, list[Quad]] | None:
-    ordered = sorted(candidates, key=lambda c: c[0])
+    ordered = tuple((text, score, quad) for _, text, score, quad in sorted(candidates, key=lambda c: c[0]))
+    found = _value_of(name, ordered)
+    return None if found is None else (found[0], found[1], list(found[2]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_of(
+    name: str, ordered: tuple[tuple[str, float, Quad], ...]
+) -> tuple[str, float, tuple[Quad, ...]] | None:
+    """A field's value from its label's candidates, nearest first. The print offsets tried give
+    most labels the same candidates again, so the answer is kept."""
     clean = CLEANERS.get(name, _clean_text)
     check = FIELD_CHECKS.get(name, _any)
-    empty: tuple[str, float, list[Quad]] | None = ("", 0.9, []) if name in NOT_APPLICABLE_FIELDS else None
+    empty: tuple[str, float, tuple[Quad, ...]] | None = (
+        ("", 0.9, ()) if name in NOT_APPLICABLE_FIELDS else None
+    )
     if name in JOINED_FIELDS:
         if name == "owner":  # one name; other boxes on its row are stamp text
-            parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if _owner_shape(_clean_text(t))][:1]
+            parts = [(_clean_text(t), s, q) for t, s, q in ordered if _owner_shape(_clean_text(t))][:1]
         else:
-            parts = [(_clean_text(t), s, q) for _, t, s, q in ordered if _clean_text(t)]
+            parts = [(_clean_text(t), s, q) for t, s, q in ordered if _clean_text(t)]
         if not parts:
             return empty
         raw = "".join(text for text, _, _ in parts)
@@ -922,15 +948,15 @@ def _value_for(
         score = min(min(score for _, score, _ in parts), ADJUST.get(name, _unchanged)(raw, joined))
         if not check(joined):
             score = min(score, FAILED_FORMAT)
-        return joined, score, [q for _, _, q in parts]
-    for _, text, score, quad in ordered:
+        return joined, score, tuple(q for _, _, q in parts)
+    for text, score, quad in ordered:
         value = clean(text)
         if value and check(value):
-            return value, min(score, ADJUST.get(name, _unchanged)(text, value)), [quad]
-    for _, text, score, quad in ordered:
+            return value, min(score, ADJUST.get(name, _unchanged)(text, value)), (quad,)
+    for text, score, quad in ordered:
         value = clean(text)
         if value:
-            return value, min(score, FAILED_FORMAT), [quad]
+            return value, min(score, FAILED_FORMAT), (quad,)
     return empty
 
 
