@@ -380,7 +380,8 @@ def _decode(image: bytes) -> tuple[Any, float, tuple[int, int]] | None:
         original = opened.size
         # a JPEG decodes straight at a fraction of its size: a 4000 px photo costs no 4000 px array
         opened.draft("RGB", (MAX_SIDE, MAX_SIDE))
-        picture = ImageOps.exif_transpose(opened).convert("RGB")
+        ImageOps.exif_transpose(opened, in_place=True)  # no copy of a photo that needs no turn
+        picture = opened.convert("RGB")
     except Exception:
         return None
     exif_turned = picture.size[0] < picture.size[1] and original[0] > original[1]

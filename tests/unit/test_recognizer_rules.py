@@ -1225,3 +1225,30 @@ def test_regions_are_each_read_as_they_are_before_any_is_read_another_way_within
     )
     assert [which for which, _ in ocr.readings] == [0, 1, 2, 0, 2, 0, 2], "the whole one is not read again"
     assert Budget(0).take() is False
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_decoded_as_shown() -> None:
+    """A phone stores a photo as the sensor saw it and says in EXIF how to turn it (6: a quarter
+    turn clockwise): the recognizer reads it as it is shown, and maps boxes back to that size."""
+    import io
+
+    from PIL import Image
+
+    from vehicle_license_recognizer.engine import _decode
+
+    stored = Image.new("RGB", (300, 100), (250, 250, 250))
+    stored.paste((0, 0, 0), (0, 0, 150, 100))  # the stored image's left half dark
+    exif = Image.Exif()
+    for orientation, shown, dark_at in ((6, (300, 100), (10, 50)), (1, (100, 300), (50, 10))):
+        exif[0x0112] = orientation
+        buffer = io.BytesIO()
+        stored.save(buffer, "JPEG", exif=exif.tobytes())
+        decoded = _decode(buffer.getvalue())
+        assert decoded is not None
+        rgb, scale, size = decoded
+        assert rgb.shape[:2] == shown and scale == 1.0
+        assert size == (shown[1], shown[0]), "the size as shown: boxes are mapped back to it"
+        assert (
+            rgb[dark_at].mean() < 60
+            and rgb[shown[0] - dark_at[0] - 1, shown[1] - dark_at[1] - 1].mean() > 200
+        )
