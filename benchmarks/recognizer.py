@@ -184,6 +184,7 @@ def main() -> int:
 
         recognizer = LocalRecognizer()
         recognizer.read_license((Path(folder) / records[0]["file"]).read_bytes())  # load the models
+        reference = [reference_seconds(recognizer)]
         started = time.perf_counter()
         real_lines, real_trusted = read_real_samples(recognizer, args.real)
         score = Score()
@@ -197,10 +198,21 @@ def main() -> int:
             score.seconds_by_size[size_class(record["conditions"])].append(elapsed)
             tally(score, record, recognition)
         reading = time.perf_counter() - started
+        reference.append(reference_seconds(recognizer))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load_after = os.getloadavg()
     report = render_report(
-        args, records, score, real_lines, real_trusted, peak, drawing, reading, load_before, load_after
+        args,
+        records,
+        score,
+        real_lines,
+        real_trusted,
+        peak,
+        drawing,
+        reading,
+        load_before,
+        load_after,
+        reference,
     )
     if args.package_size:
         try:
@@ -288,6 +300,7 @@ def render_report(
     reading: float,
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
+    reference: list[float],
 ) -> str:
     from vehicle_license_recognizer.ocr import THREADS
     from vehicle_license_tools.cards.corpus import CONDITIONS
@@ -364,9 +377,15 @@ def render_report(
             for size in ("small", "medium", "large")
             if score.seconds_by_size.get(size)
         )
-        + f". CPU seconds per image (the process's own, all its threads: other processes' work does not count, but this virtual machine's host speed varies, by a quarter within one day on 2026-12-06: compare runs by the drawing time below): "
+        + f". CPU seconds per image (the process's own, all its threads: other processes' work does not count, but this virtual machine's host speed varies, by up to half within one day on 2026-12-06: compare runs by the reference below): "
         f"median {statistics.median(score.cpu_seconds):.2f}, p95 {percentile(score.cpu_seconds, 0.95):.2f}, "
         f"max {max(score.cpu_seconds):.2f}. Peak memory (RSS) {peak:.0f} MB.",
+        "",
+        f"Reference (this host's speed: the detection model on one fixed {REFERENCE_SIZE[1]}×{REFERENCE_SIZE[0]} px "
+        f"image, median of {REFERENCE_RUNS}): {reference[0]:.3f} s before the photos, {reference[-1]:.3f} s after. "
+        f"In references ({statistics.mean(reference):.3f} s): median "
+        f"{statistics.median(seconds) / statistics.mean(reference):.1f}, max "
+        f"{max(seconds) / statistics.mean(reference):.1f} per image.",
         "",
         "Slowest: "
         + "; ".join(
@@ -386,6 +405,28 @@ def render_report(
         ),
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+REFERENCE_SIZE = (960, 1280)  # rows, columns
+REFERENCE_RUNS = 5
+
+
+def reference_seconds(recognizer: Any) -> float:
+    """This host's speed, apart from the recognizer's own code: its detection model on one fixed
+    image (grey paper with dark bars in rows, like lines of print), the median of REFERENCE_RUNS.
+    Seconds per photo divided by it compare across hours on a host whose speed varies."""
+    import numpy as np
+
+    image = np.full((*REFERENCE_SIZE, 3), 215, np.uint8)
+    for row in range(60, REFERENCE_SIZE[0] - 60, 80):
+        for column in range(60, REFERENCE_SIZE[1] - 300, 400):
+            image[row : row + 28, column : column + 40 * (1 + (row // 80 + column // 400) % 6)] = 40
+    runs = []
+    for _ in range(REFERENCE_RUNS):
+        began = time.perf_counter()
+        recognizer._ocr.detect(image)
+        runs.append(time.perf_counter() - began)
+    return statistics.median(runs)
 
 
 def package_size() -> str:

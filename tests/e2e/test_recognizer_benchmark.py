@@ -54,6 +54,7 @@ def test_a_quick_run_reports_real_samples_conditions_fields_seconds_and_memory(t
         "Trust: of ",
         "Seconds per image: median",
         "Peak memory",
+        "Reference (this host's speed",
     ):
         assert row in report, row
     slowest = re.search(r"^Slowest: (\d{4}\.jpg) [\d.]+ s \((\d+)×(\d+) px, ([^,]+),", report, re.MULTILINE)
