@@ -184,7 +184,8 @@ def main() -> int:
 
         recognizer = LocalRecognizer()
         recognizer.read_license((Path(folder) / records[0]["file"]).read_bytes())  # load the models
-        reference = [reference_seconds(recognizer)]
+        runs = 1 if args.quick else REFERENCE_RUNS
+        reference = [reference_seconds(recognizer, runs)]
         started = time.perf_counter()
         real_lines, real_trusted = read_real_samples(recognizer, args.real)
         score = Score()
@@ -198,7 +199,7 @@ def main() -> int:
             score.seconds_by_size[size_class(record["conditions"])].append(elapsed)
             tally(score, record, recognition)
         reading = time.perf_counter() - started
-        reference.append(reference_seconds(recognizer))
+        reference.append(reference_seconds(recognizer, runs))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load_after = os.getloadavg()
     report = render_report(
@@ -382,7 +383,7 @@ def render_report(
         f"max {max(score.cpu_seconds):.2f}. Peak memory (RSS) {peak:.0f} MB.",
         "",
         f"Reference (this host's speed: the detection model on one fixed {REFERENCE_SIZE[1]}×{REFERENCE_SIZE[0]} px "
-        f"image, median of {REFERENCE_RUNS}): {reference[0]:.3f} s before the photos, {reference[-1]:.3f} s after. "
+        f"image, median of {REFERENCE_RUNS if not args.quick else 1}): {reference[0]:.3f} s before the photos, {reference[-1]:.3f} s after. "
         f"In references ({statistics.mean(reference):.3f} s): median "
         f"{statistics.median(seconds) / statistics.mean(reference):.1f}, max "
         f"{max(seconds) / statistics.mean(reference):.1f} per image.",
@@ -411,22 +412,23 @@ REFERENCE_SIZE = (960, 1280)  # rows, columns
 REFERENCE_RUNS = 5
 
 
-def reference_seconds(recognizer: Any) -> float:
+def reference_seconds(recognizer: Any, runs: int) -> float:
     """This host's speed, apart from the recognizer's own code: its detection model on one fixed
-    image (grey paper with dark bars in rows, like lines of print), the median of REFERENCE_RUNS.
-    Seconds per photo divided by it compare across hours on a host whose speed varies."""
+    image (grey paper with dark bars in rows, like lines of print), the median of `runs`
+    (REFERENCE_RUNS; one in a quick run). Seconds per photo divided by it compare across hours on
+    a host whose speed varies."""
     import numpy as np
 
     image = np.full((*REFERENCE_SIZE, 3), 215, np.uint8)
     for row in range(60, REFERENCE_SIZE[0] - 60, 80):
         for column in range(60, REFERENCE_SIZE[1] - 300, 400):
             image[row : row + 28, column : column + 40 * (1 + (row // 80 + column // 400) % 6)] = 40
-    runs = []
-    for _ in range(REFERENCE_RUNS):
+    seconds = []
+    for _ in range(runs):
         began = time.perf_counter()
         recognizer._ocr.detect(image)
-        runs.append(time.perf_counter() - began)
-    return statistics.median(runs)
+        seconds.append(time.perf_counter() - began)
+    return statistics.median(seconds)
 
 
 def package_size() -> str:
