@@ -184,8 +184,7 @@ def main() -> int:
 
         recognizer = LocalRecognizer()
         recognizer.read_license((Path(folder) / records[0]["file"]).read_bytes())  # load the models
-        runs = 1 if args.quick else REFERENCE_RUNS
-        reference = [reference_seconds(recognizer, runs)]
+        reference = [reference_seconds(recognizer, reference_runs(args))]
         started = time.perf_counter()
         real_lines, real_trusted = read_real_samples(recognizer, args.real)
         score = Score()
@@ -199,7 +198,7 @@ def main() -> int:
             score.seconds_by_size[size_class(record["conditions"])].append(elapsed)
             tally(score, record, recognition)
         reading = time.perf_counter() - started
-        reference.append(reference_seconds(recognizer, runs))
+        reference.append(reference_seconds(recognizer, reference_runs(args)))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load_after = os.getloadavg()
     report = render_report(
@@ -383,7 +382,7 @@ def render_report(
         f"max {max(score.cpu_seconds):.2f}. Peak memory (RSS) {peak:.0f} MB.",
         "",
         f"Reference (this host's speed: the detection model on one fixed {REFERENCE_SIZE[1]}×{REFERENCE_SIZE[0]} px "
-        f"image, median of {REFERENCE_RUNS if not args.quick else 1}): {reference[0]:.3f} s before the photos, {reference[-1]:.3f} s after. "
+        f"image, median of {reference_runs(args)}): {reference[0]:.3f} s before the photos, {reference[-1]:.3f} s after. "
         f"In references ({statistics.mean(reference):.3f} s): median "
         f"{statistics.median(seconds) / statistics.mean(reference):.1f}, max "
         f"{max(seconds) / statistics.mean(reference):.1f} per image.",
@@ -412,10 +411,15 @@ REFERENCE_SIZE = (960, 1280)  # rows, columns
 REFERENCE_RUNS = 5
 
 
+def reference_runs(args: argparse.Namespace) -> int:
+    """Runs of the reference workload: one in a quick run (the test suite's)."""
+    return 1 if args.quick else REFERENCE_RUNS
+
+
 def reference_seconds(recognizer: Any, runs: int) -> float:
     """This host's speed, apart from the recognizer's own code: its detection model on one fixed
-    image (grey paper with dark bars in rows, like lines of print), the median of `runs`
-    (REFERENCE_RUNS; one in a quick run). Seconds per photo divided by it compare across hours on
+    image (grey paper with dark bars in rows, like lines of print), the median of `runs`.
+    Seconds per photo divided by it compare across hours on
     a host whose speed varies."""
     import numpy as np
 

@@ -30,6 +30,10 @@ from vehicle_license_recognizer.ocr import Line, Point, Quad
 INLIER_MM = 3.5  # an anchor this far from where the transform puts it disagrees
 MIN_INLIERS = 4
 MIN_SPREAD_MM = (25.0, 18.0)  # the agreeing anchors span this much of the card, across and down
+# A sane card -> image transform (`_sane`, `_best_triple`): its scales across and down within this
+# ratio of each other, and its axes this near perpendicular (|cos| of the angle between them).
+ASPECT = (0.6, 1.6)
+SKEW = 0.3
 
 
 @dataclass(frozen=True)
@@ -205,10 +209,10 @@ def _solve(pairs: Sequence[Anchor]) -> Affine | None:
 def _sane(affine: Affine) -> bool:
     a, b, _, d, e, _ = affine
     sx, sy = math.hypot(a, d), math.hypot(b, e)
-    if sx <= 0 or sy <= 0 or not 0.6 < sx / sy < 1.6:
+    if sx <= 0 or sy <= 0 or not ASPECT[0] < sx / sy < ASPECT[1]:
         return False
     # the card's axes stay near perpendicular and the card is not mirrored
-    return abs(a * b + d * e) / (sx * sy) < 0.3 and a * e - b * d > 0
+    return abs(a * b + d * e) / (sx * sy) < SKEW and a * e - b * d > 0
 
 
 def _best_triple(anchors: Sequence[Anchor]) -> tuple[int, float, Affine, list[Anchor]] | None:
@@ -243,9 +247,9 @@ def _best_triple(anchors: Sequence[Anchor]) -> tuple[int, float, Affine, list[An
             solvable
             & (scale_x > 0)
             & (scale_y > 0)
-            & (scale_x / scale_y > 0.6)
-            & (scale_x / scale_y < 1.6)
-            & (np.abs(a * b + d * e) / (scale_x * scale_y) < 0.3)
+            & (scale_x / scale_y > ASPECT[0])
+            & (scale_x / scale_y < ASPECT[1])
+            & (np.abs(a * b + d * e) / (scale_x * scale_y) < SKEW)
             & (a * e - b * d > 0)
         )
     if not sane.any():

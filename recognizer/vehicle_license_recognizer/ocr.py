@@ -160,8 +160,6 @@ class OcrEngine:
         whose lines are `enough` is not read again, and each reading (a detection and a
         recognition) is taken from `budget`: none is made once it is spent, so a photo with many
         places to read again gets each read once before any is read a second way."""
-        import numpy as np
-
         prepared = [_straightened(image, quad, height) for quad, _ in regions]
         found: list[list[Line]] = [[] for _ in regions]
         for way in range(len(REGION_WAYS)):
@@ -170,8 +168,7 @@ class OcrEngine:
                     continue
                 if budget is not None and not budget.take():
                     return found
-                straight, to_region = region
-                back = np.linalg.inv(to_region)
+                straight, back = region
                 for line in self._detect_and_read(REGION_WAYS[way](straight), back):
                     found[index] = _with_line(found[index], line)
         return found
@@ -433,7 +430,7 @@ def _letters(text: str) -> int:
 
 def _straightened(image: Any, quad: Quad, height: int) -> tuple[Any, Any] | None:
     """The quadrilateral warped to a straight strip `height` pixels high (with REGION_PAD of its
-    own edge repeated around it) and the transform that did it; None for a sliver."""
+    own edge repeated around it) and the transform back to the image; None for a sliver."""
     import cv2
     import numpy as np
 
@@ -450,7 +447,7 @@ def _straightened(image: Any, quad: Quad, height: int) -> tuple[Any, Any] | None
     region = cv2.warpPerspective(
         image, to_region, (width + 2 * pad, height + 2 * pad), borderMode=cv2.BORDER_REPLICATE
     )
-    return region, to_region
+    return region, np.linalg.inv(to_region)
 
 
 def _with_contrast(region: Any) -> Any:
