@@ -78,6 +78,7 @@ def city_of_address(address: str) -> str | None:
     return next((city for place, _, city in places() if address.startswith(place)), None)
 
 
+@lru_cache(maxsize=65536)
 def place_distance(read: str, place: str) -> float:
     """Edit distance from what was read to a place; leading characters lost or added cost less."""
     previous = [LEAD_MISSING * k for k in range(len(place) + 1)]
@@ -89,6 +90,7 @@ def place_distance(read: str, place: str) -> float:
     return previous[-1]
 
 
+@lru_cache(maxsize=4096)
 def nearest_place(read: str, plate_province: str | None = None) -> tuple[str, float]:
     """The place nearest to what was read and its cost (UNKNOWN_PLACE when none is near enough
     or two are equally near: the place is then left as read)."""

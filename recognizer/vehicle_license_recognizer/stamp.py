@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from vehicle_license_intake.domain.plate import PROVINCES
@@ -269,6 +270,7 @@ def _usual_suffix(place: str) -> str:
 LOST = 0.5  # a character of the fixed part not read at all (faint ink, glare, a banner over it)
 
 
+@lru_cache(maxsize=16384)
 def _suffix_distance(rest: str, suffix: str) -> float:
     """Edit distance from what was read after the place to a suffix, where a character of the
     suffix that was not read costs LOST: a stamp's faint or covered characters are lost, not
