@@ -113,10 +113,18 @@ class LocalRecognizer:
             return None
         rgb, scale, original_size = decoded
         red = rgb[:, :, 0]  # red stamp ink is near-white here; black print stays black
-        reading = self._ocr.read(np.stack([red] * 3, axis=-1))
+        grey = np.stack([red] * 3, axis=-1)
+        reading = self._ocr.read(grey)
         if _other_document(reading.lines):
             return None
         extraction = extract(reading.lines)
+        if extraction.labels_found < MIN_LABELS and reading.partial:
+            # too few labels where the small copy found text (a blurred photo, faint print):
+            # the whole photo is detected before it is answered as no license
+            reading = self._ocr.read(grey, whole=True)
+            if _other_document(reading.lines):
+                return None
+            extraction = extract(reading.lines)
         if extraction.labels_found < MIN_LABELS:
             return None
         budget = Budget(REREAD_BUDGET)

@@ -1,10 +1,12 @@
 """Text lines from a photo with RapidOCR (PP-OCR ONNX models shipped in its wheel).
 
-The page's orientation is found from one detection (tall boxes: the page is sideways) and the
-line classifier's 0/180 votes on a few crops; the image and its boxes are turned upright (a
-sideways page is detected once more, upright, as text running down a page is grouped into lines
-less well), so lines are recognised in one pass and their geometry reads left to right, top to
-bottom, whatever way the photo was taken. No blind full-page retries.
+The page's orientation, and where on the photo its text is, are found from one detection of a
+small copy (tall boxes: the page is sideways) and the line classifier's 0/180 votes on a few crops
+of the photo itself; the page is then detected once, upright (text running down a page is grouped
+into lines less well, and the detector, like the reader, was trained on upright text), and only
+around the text the small copy found (a card seldom fills the photo), so lines are recognised in
+one pass and their geometry reads left to right, top to bottom, whatever way the photo was taken.
+No blind full-page retries.
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ Bounds = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 ORIENTATION_SAMPLE = 24  # longest boxes whose 0/180 votes decide the page's orientation
 DETECT_MAX_SIDE = 1280
-# A portrait photo's orientation is told from a detection of a copy this small (the boxes' shapes
-# and the longest lines' crops from the photo itself decide it): 60 ms against 370 ms for a
-# sideways photo's detection at DETECT_MAX_SIDE, which the page then needs only once, upright.
+# A photo's orientation, and where its text is, are told from a detection of a copy this small
+# (the boxes' shapes and the longest lines' crops from the photo itself decide the orientation):
+# 0.1 s against 0.45 s for a detection at DETECT_MAX_SIDE, which the page then needs only once,
+# upright, and only around its text (measured on 34 photos, photo by photo against the whole
+# detection: 14 % less time in all).
 ORIENTATION_SIDE = 640
+REGION_MIN_BOXES = 8  # boxes on the small copy that locate the text (fewer: the photo is detected whole)
+REGION_MARGIN = 0.05  # of the photo's longer side, around the text found on the small copy
+REGION_MOST = 0.85  # text over more of the photo than this: the photo is detected whole
 
 
 def _threads() -> int:
@@ -108,6 +115,7 @@ class Reading:
     lines: list[Line]
     quarter_turns: int
     upright: Any  # the upright image the lines were read on (numpy array)
+    partial: bool = False  # only where the small copy found text was detected
 
 
 class OcrEngine:
@@ -136,14 +144,48 @@ class OcrEngine:
     # RapidOCR's public call runs detection, classification and recognition on one image; the
     # steps are called apart here (its model loaders) to detect once and recognise the crops of
     # an image turned upright afterwards.
-    def detect(self, image: Any) -> list[Quad]:
+    def detect(self, image: Any, region: Bounds | None = None) -> list[Quad]:
         """Text boxes, found on a copy no larger than DETECT_MAX_SIDE (detection's time and memory
-        grow with the pixels, and lines a few pixels high are still found there)."""
+        grow with the pixels, and lines a few pixels high are still found there). Given the
+        `region` (image coordinates) where the text is, only that part of the copy is detected, at
+        the scale and on the grid of 32 pixels the whole copy would be detected at."""
         small, scale = _at_most(image, DETECT_MAX_SIDE)
         engine = self._ocr()
-        with self._lock:
-            output = engine._load_det_model()(small)
-        return _scaled_back(output.boxes, scale)
+        if region is None:
+            with self._lock:
+                output = engine._load_det_model()(small)
+            return _scaled_back(output.boxes, scale)
+        import cv2
+        import numpy as np
+
+        # RapidOCR's own rule (a shorter side under its limit is enlarged to it, then both sides
+        # rounded to a multiple of 32): the size the whole copy is detected at
+        height, width = small.shape[:2]
+        limit = engine._load_det_model().limit_side_len
+        enlarged = max(1.0, limit / min(height, width))
+        full_width = max(32, round(int(width * enlarged) / 32) * 32)
+        full_height = max(32, round(int(height * enlarged) / 32) * 32)
+        across, down = full_width / width * scale, full_height / height * scale  # image -> grid
+        x0, y0, x1, y1 = region
+        left = max(0, math.floor(x0 * across / 32) * 32)
+        top = max(0, math.floor(y0 * down / 32) * 32)
+        right = min(full_width, math.ceil(x1 * across / 32) * 32)
+        bottom = min(full_height, math.ceil(y1 * down / 32) * 32)
+        if right <= left or bottom <= top:
+            return []
+        whole = (
+            small
+            if (full_width, full_height) == (width, height)
+            else cv2.resize(small, (full_width, full_height))
+        )
+        grid = np.ascontiguousarray(whole[top:bottom, left:right])
+        output = self._detect_at(grid, max(grid.shape[:2]), "max")
+        if output.boxes is None:
+            return []
+        return [
+            _ordered(tuple(((float(x) + left) / across, (float(y) + top) / down) for x, y in box))
+            for box in output.boxes
+        ]
 
     def read_regions(
         self,
@@ -272,24 +314,31 @@ class OcrEngine:
         read = self.recognize([image])
         return read[0] if read and read[0][0] else None
 
-    def read(self, image: Any, min_score: float = 0.5) -> Reading:
-        """Detect, turn upright, recognise every line."""
+    def read(self, image: Any, min_score: float = 0.5, whole: bool = False) -> Reading:
+        """Detect, turn upright, recognise every line; `whole`: detect the whole photo, not only
+        where the small copy found text."""
         import numpy as np
 
         height, width = image.shape[:2]
-        if height > width:
-            # a card is wider than tall: in a portrait photo it is most likely turned, and text
-            # running down the page is grouped into lines less well. The orientation is told from
-            # a small copy, and the page detected once, upright.
-            turns = self._quarter_turns(image, self._orientation_boxes(image))
-            boxes = None
-        else:
+        # The orientation, and where the text is, are told from a small copy (the boxes' shapes
+        # and the longest lines' crops from the photo itself decide the orientation); the page is
+        # then detected once, upright (the detector, like the reader, was trained on upright
+        # text, and text running down a page is grouped into lines less well), and only where
+        # the text is: a card seldom fills the photo.
+        found = self._orientation_boxes(image)
+        boxes, region = None, None
+        if height <= width and len(found) < REGION_MIN_BOXES:
+            # too little found on the small copy (small print): a landscape photo is detected
+            # whole, and its orientation told from those boxes
             boxes = self.detect(image)
             turns = self._quarter_turns(image, boxes)
+        else:
+            turns = self._quarter_turns(image, found)
         upright = np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
         if boxes is None or turns:
-            # detected upright: the detector, like the reader, was trained on upright text
-            boxes = self.detect(upright)
+            if boxes is None and not whole:
+                region = _text_region(found, turns, width, height)
+            boxes = self.detect(upright, region)
         crops = [crop(upright, box) for box in boxes]
         texts = self.recognize_characters(crops)
         lines = [
@@ -297,7 +346,7 @@ class OcrEngine:
             for box, (text, score, scores, runners_up) in zip(boxes, texts, strict=True)
             if text.strip() and score >= min_score
         ]
-        return Reading(lines, turns, upright)
+        return Reading(lines, turns, upright, region is not None)
 
     def _orientation_boxes(self, image: Any) -> list[Quad]:
         """Text boxes of a copy no larger than ORIENTATION_SIDE, in the image's coordinates."""
@@ -397,6 +446,24 @@ def _scaled_back(boxes: Any, scale: float) -> list[Quad]:
     if boxes is None:
         return []
     return [_ordered(tuple((float(x) / scale, float(y) / scale) for x, y in box)) for box in boxes]
+
+
+def _text_region(boxes: list[Quad], turns: int, width: int, height: int) -> Bounds | None:
+    """Where the boxes of a width x height image are once it is turned upright, with a margin
+    (print the small copy did not find beside what it found); None when too few were found to
+    tell, or when they cover most of the photo anyway."""
+    if len(boxes) < REGION_MIN_BOXES:
+        return None
+    points = [rotate_point(p, turns, width, height) for box in boxes for p in box]
+    upright_width, upright_height = (height, width) if turns % 2 else (width, height)
+    margin = REGION_MARGIN * max(width, height)
+    x0 = max(0.0, min(p[0] for p in points) - margin)
+    y0 = max(0.0, min(p[1] for p in points) - margin)
+    x1 = min(float(upright_width), max(p[0] for p in points) + margin)
+    y1 = min(float(upright_height), max(p[1] for p in points) + margin)
+    if (x1 - x0) * (y1 - y0) > REGION_MOST * upright_width * upright_height:
+        return None
+    return x0, y0, x1, y1
 
 
 def _three_channels(grey: Any) -> Any:

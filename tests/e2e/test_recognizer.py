@@ -151,13 +151,16 @@ def test_a_value_the_detector_misses_at_its_own_scale_is_found_enlarged(
 ) -> None:
     """A value's place re-detected on its own can come back empty although its print is plain to
     see: print filling much of the straightened region escapes the detector at that scale. Found
-    nothing, the region is detected again twice as large."""
+    nothing, the region is detected again twice as large. (The photo is detected whole here, not
+    only around its text: detected so, its page's detection misses the vehicle type, which then
+    has to come from its place on the form.)"""
     from vehicle_license_recognizer import ocr
     from vehicle_license_tools.cards import corpus
 
     case = corpus.realistic_cases(239, seed=2026)[238]  # both pages in a hand, a 400-700 px copy
     assert case.page == "both" and set(case.conditions) == {"hand", "small", "both_pages"}
     card = corpus.render(case)
+    monkeypatch.setattr(ocr, "_text_region", lambda *_: None)
 
     recognition = recognizer.read_license(card.image)
     assert recognition is not None
@@ -216,13 +219,12 @@ def test_a_place_read_again_is_also_read_with_its_light_flattened(
 
 
 @pytest.mark.parametrize("turned", [0, 90, 180, 270])
-def test_a_turned_photo_is_read_upright_and_detected_whole_once_upright(
+def test_a_turned_photo_is_read_upright_and_detected_once_upright_where_its_text_is(
     recognizer: LocalRecognizer, monkeypatch: pytest.MonkeyPatch, turned: int
 ) -> None:
-    """A photo turned without EXIF is told its orientation and read upright. A portrait photo (a
-    card turned sideways) is told it from a small copy's detection, and the page is detected at
-    full size once, upright; a landscape one from its own detection, detected again only when it
-    is upside down."""
+    """A photo turned without EXIF is told its orientation, and where its text is, from a small
+    copy's detection; the page is detected at full size once, upright (an upside-down photo too),
+    and only around its text: the car seat around the card is not detected."""
     import io
 
     from PIL import Image
@@ -236,12 +238,12 @@ def test_a_turned_photo_is_read_upright_and_detected_whole_once_upright(
     photo = Image.open(io.BytesIO(card.image)).rotate(turned, expand=True)  # counter-clockwise
     buffer = io.BytesIO()
     photo.save(buffer, "JPEG", quality=95)
-    detected: list[tuple[int, ...]] = []
+    detected: list[tuple[tuple[int, ...], ocr.Bounds | None]] = []
     detect = ocr.OcrEngine.detect
 
-    def counted(self: ocr.OcrEngine, image: Any) -> list[ocr.Quad]:
-        detected.append(image.shape[:2])
-        return detect(self, image)
+    def counted(self: ocr.OcrEngine, image: Any, region: ocr.Bounds | None = None) -> list[ocr.Quad]:
+        detected.append((image.shape[:2], region))
+        return detect(self, image, region)
 
     monkeypatch.setattr(ocr.OcrEngine, "detect", counted)
 
@@ -249,7 +251,56 @@ def test_a_turned_photo_is_read_upright_and_detected_whole_once_upright(
 
     assert result is not None
     assert result.rotation == (360 - turned) % 360
-    assert len(detected) == (2 if turned == 180 else 1)
-    assert detected[-1][0] < detected[-1][1]  # the last detection is of the page upright
+    assert len(detected) == 1
+    (height, width), region = detected[0]
+    assert height < width  # the page upright
+    assert region is not None
+    x0, y0, x1, y1 = region
+    assert (x1 - x0) * (y1 - y0) < 0.85 * width * height
     for name in ("plate_number", "vin", "register_date"):
         assert result.extraction.fields[name] == card.fields[name], name
+
+
+def test_detecting_where_the_text_is_finds_the_boxes_the_whole_photo_gives() -> None:
+    """A region is detected at the scale, and on the grid, of the whole photo's detection: the
+    lines well inside it come back where the whole detection puts them, in the photo's
+    coordinates (within a few pixels: the detector pools over its whole input, so what lies
+    outside the region moves its boxes a little), and none outside it."""
+    import numpy as np
+
+    from vehicle_license_recognizer import engine, ocr
+    from vehicle_license_tools.cards import corpus
+
+    case = corpus.realistic_cases(29, seed=2026)[28]
+    decoded = engine._decode(corpus.render(case).image)
+    assert decoded is not None
+    rgb = decoded[0]
+    image = np.stack([rgb[:, :, 0]] * 3, axis=-1)
+    height, width = image.shape[:2]
+    reader = ocr.OcrEngine()
+    whole = reader.detect(image)
+    region = (0.1 * width, 0.05 * height, 0.9 * width, 0.95 * height)
+    part = reader.detect(image, region)
+
+    def centre(box: ocr.Quad) -> tuple[float, float]:
+        return sum(p[0] for p in box) / 4, sum(p[1] for p in box) / 4
+
+    inside = [
+        box
+        for box in whole
+        if region[0] + 40 < ocr.bounds(box)[0]
+        and ocr.bounds(box)[2] < region[2] - 40
+        and region[1] + 40 < ocr.bounds(box)[1]
+        and ocr.bounds(box)[3] < region[3] - 40
+    ]
+    assert len(inside) >= 10
+    for box in inside:
+        x, y = centre(box)
+        nearest = min(part, key=lambda other: abs(centre(other)[0] - x) + abs(centre(other)[1] - y))
+        assert (
+            max(abs(a - b) for p, q in zip(box, nearest, strict=True) for a, b in zip(p, q, strict=True))
+            < 4.0
+        )
+    for box in part:
+        x0, y0, x1, y1 = ocr.bounds(box)
+        assert region[0] - 48 <= x0 and x1 <= region[2] + 48 and region[1] - 48 <= y0 and y1 <= region[3] + 48

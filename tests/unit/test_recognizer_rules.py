@@ -1252,3 +1252,66 @@ def test_a_photo_turned_by_its_exif_orientation_is_decoded_as_shown() -> None:
             rgb[dark_at].mean() < 60
             and rgb[shown[0] - dark_at[0] - 1, shown[1] - dark_at[1] - 1].mean() > 200
         )
+
+
+def test_the_text_region_is_where_the_boxes_land_upright_with_a_margin() -> None:
+    """The small copy's boxes, turned with the photo, bound the part of the upright photo that is
+    detected; too few boxes, or boxes over most of the photo, leave the photo detected whole."""
+    from vehicle_license_recognizer.ocr import REGION_MARGIN, REGION_MIN_BOXES, _text_region
+
+    def box(x: float, y: float) -> Quad:
+        return ((x, y), (x + 100, y), (x + 100, y + 20), (x, y + 20))
+
+    # a 1000 x 500 photo whose text lies in x 300..500, y 100..300
+    boxes = [box(300 + 10 * i, 100 + 20 * i) for i in range(REGION_MIN_BOXES + 2)]
+    boxes.append(box(400, 280))
+    margin = REGION_MARGIN * 1000
+    assert _text_region(boxes, 0, 1000, 500) == (300 - margin, 100 - margin, 500 + margin, 300 + margin)
+    # turned a half turn: x -> 999 - x, y -> 499 - y
+    x0, y0, x1, y1 = _text_region(boxes, 2, 1000, 500) or (0, 0, 0, 0)
+    assert (round(x0), round(y0), round(x1), round(y1)) == (
+        round(499 - margin),
+        round(199 - margin),
+        round(699 + margin),
+        round(399 + margin),
+    )
+    # a quarter turn counter-clockwise: the upright photo is 500 wide, 1000 high; (x, y) -> (y, 999 - x)
+    x0, y0, x1, y1 = _text_region(boxes, 1, 1000, 500) or (0, 0, 0, 0)
+    assert (round(x0), round(y0), round(x1), round(y1)) == (
+        round(100 - margin),
+        round(499 - margin),
+        round(300 + margin),
+        round(699 + margin),
+    )
+    assert _text_region(boxes[: REGION_MIN_BOXES - 1], 0, 1000, 500) is None
+    everywhere = [box(x, y) for x in (0, 900) for y in (0, 480)] * REGION_MIN_BOXES
+    assert _text_region(everywhere, 0, 1000, 500) is None
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_too_few_labels_around_the_text_found_small_sends_the_whole_photo_to_detection(partial: bool) -> None:
+    """A photo read only around the text its small copy showed, with fewer than 3 of the form's
+    labels there (a blurred photo, faint print), is detected whole before it is answered as no
+    license; a photo that was detected whole already is answered at once."""
+    import io
+
+    from PIL import Image
+
+    from vehicle_license_recognizer.engine import LocalRecognizer
+    from vehicle_license_recognizer.ocr import Reading
+
+    box: Quad = ((10.0, 10.0), (90.0, 10.0), (90.0, 30.0), (10.0, 30.0))
+    asked: list[bool] = []
+
+    class Ocr:
+        def read(self, image: object, min_score: float = 0.5, whole: bool = False) -> Reading:
+            asked.append(whole)
+            return Reading([Line("街道风景", box, 0.99)], 0, image, partial and not whole)
+
+    recognizer = LocalRecognizer()
+    recognizer._ocr = Ocr()  # type: ignore[assignment]
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 100), (200, 200, 200)).save(buffer, "JPEG")
+
+    assert recognizer.read(buffer.getvalue()) is None
+    assert asked == ([False, True] if partial else [False])
