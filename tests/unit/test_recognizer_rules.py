@@ -1267,22 +1267,18 @@ def test_the_text_region_is_where_the_boxes_land_upright_with_a_margin() -> None
     boxes.append(box(400, 280))
     margin = REGION_MARGIN * 1000
     assert _text_region(boxes, 0, 1000, 500) == (300 - margin, 100 - margin, 500 + margin, 300 + margin)
+
+    def rounded(turns: int, *expected: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        found = _text_region(boxes, turns, 1000, 500)
+        assert found is not None
+        return tuple(round(v) for v in found), tuple(round(v) for v in expected)
+
     # turned a half turn: x -> 999 - x, y -> 499 - y
-    x0, y0, x1, y1 = _text_region(boxes, 2, 1000, 500) or (0, 0, 0, 0)
-    assert (round(x0), round(y0), round(x1), round(y1)) == (
-        round(499 - margin),
-        round(199 - margin),
-        round(699 + margin),
-        round(399 + margin),
-    )
+    got, wanted = rounded(2, 499 - margin, 199 - margin, 699 + margin, 399 + margin)
+    assert got == wanted
     # a quarter turn counter-clockwise: the upright photo is 500 wide, 1000 high; (x, y) -> (y, 999 - x)
-    x0, y0, x1, y1 = _text_region(boxes, 1, 1000, 500) or (0, 0, 0, 0)
-    assert (round(x0), round(y0), round(x1), round(y1)) == (
-        round(100 - margin),
-        round(499 - margin),
-        round(300 + margin),
-        round(699 + margin),
-    )
+    got, wanted = rounded(1, 100 - margin, 499 - margin, 300 + margin, 699 + margin)
+    assert got == wanted
     assert _text_region(boxes[: REGION_MIN_BOXES - 1], 0, 1000, 500) is None
     everywhere = [box(x, y) for x in (0, 900) for y in (0, 480)] * REGION_MIN_BOXES
     assert _text_region(everywhere, 0, 1000, 500) is None
