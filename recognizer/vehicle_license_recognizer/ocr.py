@@ -158,11 +158,17 @@ class OcrEngine:
         import cv2
         import numpy as np
 
-        # RapidOCR's own rule (a shorter side under its limit is enlarged to it, then both sides
-        # rounded to a multiple of 32): the size the whole copy is detected at
+        # RapidOCR's own rule (a shorter side under its limit is enlarged to it, or a longer side
+        # over it reduced, then both sides rounded to a multiple of 32): the size the whole copy
+        # is detected at. Read under the lock: _detect_at changes the limit while it detects.
         height, width = small.shape[:2]
-        limit = engine._load_det_model().limit_side_len
-        enlarged = max(1.0, limit / min(height, width))
+        with self._lock:
+            detector = engine._load_det_model()
+            limit, limit_type = detector.limit_side_len, detector.limit_type
+        if limit_type == "max":
+            enlarged = min(1.0, limit / max(height, width))
+        else:
+            enlarged = max(1.0, limit / min(height, width))
         full_width = max(32, round(int(width * enlarged) / 32) * 32)
         full_height = max(32, round(int(height * enlarged) / 32) * 32)
         across, down = full_width / width * scale, full_height / height * scale  # image -> grid
