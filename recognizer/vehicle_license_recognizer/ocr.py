@@ -326,12 +326,7 @@ class OcrEngine:
         import numpy as np
 
         height, width = image.shape[:2]
-        # The orientation, and where the text is, are told from a small copy (the boxes' shapes
-        # and the longest lines' crops from the photo itself decide the orientation); the page is
-        # then detected once, upright (the detector, like the reader, was trained on upright
-        # text, and text running down a page is grouped into lines less well), and only where
-        # the text is: a card seldom fills the photo.
-        found = self._orientation_boxes(image)
+        found = self._orientation_boxes(image)  # orientation and place of the text (module doc)
         boxes, region = None, None
         if height <= width and len(found) < REGION_MIN_BOXES:
             # too little found on the small copy (small print): a landscape photo is detected
