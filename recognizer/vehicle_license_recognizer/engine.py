@@ -74,8 +74,9 @@ class LocalRecognizer:
     name = "offline recognizer (RapidOCR, on this machine)"
     source = "local"
 
-    def __init__(self) -> None:
-        self._ocr = OcrEngine()
+    def __init__(self, runtime: str | None = None) -> None:
+        """`runtime`: what runs the models (ocr.RUNTIMES; by default ocr.configured_runtime())."""
+        self._ocr = OcrEngine(runtime)
 
     def read_license(self, image: bytes) -> Recognition | None:
         """Behind the upstream's HTTP contract (`serve`, the demo): None answers 5021."""

@@ -40,6 +40,7 @@ FORBIDDEN = (
     "numpy",
     "rapidocr",
     "onnxruntime",
+    "openvino",
     "cv2",
     "boto3",
     "botocore",

@@ -24,6 +24,7 @@ from test_serve_command import KEY, post, served
 from conftest import Intake
 from vehicle_license_intake.domain.fields import LICENSE_FIELDS, is_not_applicable
 from vehicle_license_recognizer import LocalRecognizer
+from vehicle_license_recognizer.engine import _decode
 from vehicle_license_tools import synthetic
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "real-samples"
@@ -85,6 +86,39 @@ def test_the_stamp_is_read_as_the_authority_with_its_confidence_and_box(
     assert 0 < recognition.confidence["license_issuing_authority"] <= 1
     x0, y0, x1, y1 = recognition.boxes["license_issuing_authority"]
     assert x1 - x0 > 20 and y1 - y0 > 20
+
+
+def test_a_real_card_reads_the_same_with_detection_on_openvino(recognizer: LocalRecognizer) -> None:
+    """RECOGNIZER_RUNTIME=openvino changes the time, not the reading: the same detection model
+    file, in full precision (OpenVINO's default would be bfloat16 on a CPU that has it), gives
+    every line the same text, runners-up, score and box. Both pages of the card: many lines, and
+    each of its detections (the small copy, the page, the re-read places) on OpenVINO."""
+    import numpy as np
+
+    from vehicle_license_recognizer.ocr import OcrEngine
+
+    image, truth = real_sample("huawei")
+    decoded = _decode(image)
+    assert decoded is not None
+    grey = np.ascontiguousarray(np.stack([decoded[0][:, :, 0]] * 3, axis=-1))
+    engines = {runtime: OcrEngine(runtime) for runtime in ("openvino", "onnxruntime")}
+
+    readings = {runtime: engine.read(grey) for runtime, engine in engines.items()}
+    on_openvino = LocalRecognizer("openvino").read_license(image)
+
+    detectors = {
+        runtime: type(engine._ocr()._load_det_model().session).__name__ for runtime, engine in engines.items()
+    }
+    assert detectors == {"openvino": "_OpenVinoSession", "onnxruntime": "OrtInferSession"}
+    a, b = readings["openvino"].lines, readings["onnxruntime"].lines
+    assert len(b) > 30
+    assert [(line.text, line.alternatives) for line in a] == [(line.text, line.alternatives) for line in b]
+    for one, other in zip(a, b, strict=True):
+        assert one.score == pytest.approx(other.score, abs=1e-3)
+        assert np.abs(np.array(one.box) - np.array(other.box)).max() <= 1.0
+    assert on_openvino is not None and differences(on_openvino.fields, truth) == {}
+    recognizer._ocr._ocr()
+    assert recognizer._ocr.runtime == "onnxruntime", "the default"
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -1311,3 +1311,41 @@ def test_too_few_labels_around_the_text_found_small_sends_the_whole_photo_to_det
 
     assert recognizer.read(buffer.getvalue()) is None
     assert asked == ([False, True] if partial else [False])
+
+
+def test_the_runtime_is_onnxruntime_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vehicle_license_recognizer import ocr
+
+    monkeypatch.delenv("RECOGNIZER_RUNTIME", raising=False)
+    assert ocr.configured_runtime() == "onnxruntime", "the default"
+    monkeypatch.setenv("RECOGNIZER_RUNTIME", " OpenVINO ")
+    assert ocr.configured_runtime() == "openvino", "the environment decides when set"
+    for bad in ("tensorrt", "ov", "1"):
+        monkeypatch.setenv("RECOGNIZER_RUNTIME", bad)
+        with pytest.raises(ValueError, match="RECOGNIZER_RUNTIME must be one of onnxruntime, openvino"):
+            ocr.configured_runtime()
+
+
+def test_an_engine_given_an_unknown_runtime_refuses_before_loading_anything() -> None:
+    import numpy as np
+
+    from vehicle_license_recognizer.ocr import OcrEngine
+
+    engine = OcrEngine(runtime="tensorrt")
+    with pytest.raises(ValueError, match="runtime must be one of onnxruntime, openvino, not 'tensorrt'"):
+        engine.detect(np.zeros((64, 64, 3), np.uint8))
+    assert engine._engine is None, "nothing half loaded"
+
+
+def test_openvino_asked_for_but_not_installed_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import numpy as np
+
+    from vehicle_license_recognizer.ocr import OcrEngine
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # importing it raises ImportError
+    engine = OcrEngine(runtime="openvino")
+    with pytest.raises(ImportError, match=r"pip install 'vehicle-license-intake\[openvino\]'"):
+        engine.detect(np.zeros((64, 64, 3), np.uint8))
+    assert engine._engine is None, "nothing half loaded"
