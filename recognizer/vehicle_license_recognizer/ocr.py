@@ -61,10 +61,10 @@ RUNTIMES = ("onnxruntime", "openvino")
 def configured_runtime() -> str:
     """What runs the models: RECOGNIZER_RUNTIME, `onnxruntime` unless set. `openvino` runs the
     detection model on OpenVINO (the `openvino` extra), in full precision, from the same ONNX
-    file: measured on this machine, a detection takes a third of the time and the whole photo
-    about a fifth less, the readings the same, but the process's peak memory is 150-250 MB higher
-    (README, "The offline recognizer"). Recognition and the line classifier stay on onnxruntime:
-    OpenVINO runs them no faster here."""
+    file: measured on this machine, a detection takes a third of the time and a photo 15 % less
+    at the median (seed 2026), the readings the same, but the peak memory is about 110 MB higher
+    (813 against 704 MB; README, "The offline recognizer"). Recognition and the line classifier
+    stay on onnxruntime: OpenVINO runs them no faster here."""
     configured = os.environ.get("RECOGNIZER_RUNTIME", "").strip().lower() or "onnxruntime"
     if configured not in RUNTIMES:
         raise ValueError(f"RECOGNIZER_RUNTIME must be one of {', '.join(RUNTIMES)}, not {configured!r}")
