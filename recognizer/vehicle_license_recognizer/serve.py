@@ -14,6 +14,7 @@ import binascii
 import ipaddress
 import json
 import socket
+import sys
 import threading
 import time
 import urllib.request
@@ -80,8 +81,7 @@ class ContractServer:
         self.allow_url_hosts = set(allow_url_hosts)
         self._lock = threading.Lock()
         self._rate = SlidingWindow(max_rps) if max_rps else None
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = QuietServer((host, port), _handler_for(self))
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -200,6 +200,18 @@ class ContractServer:
                 return bytes(response.read(MAX_BODY_BYTES + 1))[:MAX_BODY_BYTES]
         except OSError:
             raise BadRequest("url") from None
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up before its answer (its own timeout, as a caller's should) is not an
+    error of the server's: no traceback on stderr. Any other exception is reported as before."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset/Aborted
+            return
+        super().handle_error(request, client_address)
 
 
 def _is_allowed_host(host: str, allowed: set[str]) -> bool:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -89,6 +92,38 @@ def test_scripted_replies_are_consumed_in_order_then_the_recognizer_answers(
     assert upstream.calls_for(known_image) == 3
 
 
+def test_a_caller_that_hangs_up_before_its_answer_leaves_no_traceback(
+    upstream: UpstreamEmulator, known_image: bytes, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A client that gives up (its own timeout) makes the server's write fail; that is the
+    client's choice, not the server's error: nothing on stderr, and the next caller is served."""
+    upstream.script(known_image, Reply.slow(0.3))
+    body = json.dumps({"input_type": "base64", "input_data": base64.b64encode(known_image).decode()}).encode()
+    host, port = upstream.url.split("/")[2].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as client:
+        client.sendall(
+            b"POST /api/ocr-vehicle-license HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"X-Api-Key: {API_KEY}\r\nContent-Type: application/json\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        time.sleep(0.1)  # the request is read and the slow reply has begun
+        # close with a reset, as a process killed on its timeout does: every write after fails
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    deadline = time.monotonic() + 5
+    while upstream.calls_for(known_image) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.2)  # the answer's write fails after the call is recorded
+    served = post(
+        upstream.url,
+        {"input_type": "base64", "input_data": base64.b64encode(known_image).decode()},
+        **{"X-Api-Key": API_KEY},
+    )
+    assert served.json()["code"] == 0 and upstream.calls_for(known_image) == 2
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_requests_above_the_rate_are_answered_429(
     recognizer: GroundTruthRecognizer, known_image: bytes
 ) -> None:
@@ -100,8 +135,6 @@ def test_requests_above_the_rate_are_answered_429(
 
 
 def test_emulator_command_serves_on_the_given_port() -> None:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
