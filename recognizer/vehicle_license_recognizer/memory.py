@@ -4,8 +4,9 @@ Each image allocates and frees arrays of its own sizes (the decoded photo, detec
 crops, the models' tensors). glibc's malloc keeps freed pages for reuse, and with sizes that vary
 from image to image its heap fragments: measured over 330 images, the process's resident memory
 crept from 490 MB to 800 MB without any of it in use. `malloc_trim` returns the free pages; called
-after an image only once the process holds more than TRIM_ABOVE, it costs nothing on most images
-and caps the creep (benchmarks/recognizer-results.md: peak memory). Elsewhere than glibc (musl,
+after an image once the process holds more than TRIM_ABOVE (after most images: trimming after
+every one of 60 photos did not slow them, a median 1.14-1.16 s against 1.17 s), it caps the creep
+and lowers the peak (benchmarks/recognizer-results.md: peak memory). Elsewhere than glibc (musl,
 macOS) it does nothing.
 """
 
@@ -15,7 +16,11 @@ import ctypes
 import os
 from typing import Any
 
-TRIM_ABOVE = 560 * 2**20  # bytes resident; the models and one image's work need about 450 MB
+# Bytes resident above which the free pages are returned after an image. At 560 MB the pages an
+# image freed below it stayed held, and the next image's transient (a large detection: about
+# 220 MB) came on top of them: held-out seed 2031 peaked at 860 MB (real samples first, one
+# thread); at 400 MB, 726 MB. The models alone hold about 200 MB.
+TRIM_ABOVE = 400 * 2**20
 
 _libc: Any = None
 
