@@ -29,6 +29,7 @@ from vehicle_license_recognizer.extraction import (
     WHOLE_FORMATS,
     Extraction,
     _any,
+    calibrated,
     contradicted_masses,
     extract,
     plate_with_province,
@@ -154,7 +155,10 @@ class LocalRecognizer:
             for name, quad in extraction.boxes.items()
             if extraction.fields.get(name)
         }
-        extraction.confidence = {name: round(score, 3) for name, score in extraction.confidence.items()}
+        extraction.confidence = {
+            name: round(calibrated(name, score) if extraction.fields.get(name) else score, 3)
+            for name, score in extraction.confidence.items()
+        }
         return LocalResult(extraction, 90 * turns, time.perf_counter() - started, boxes)
 
 
