@@ -1477,8 +1477,9 @@ def _address_confidence(raw: str, value: str) -> float:
     with its province or municipality lost its first ones (or never printed them); one broken
     inside (_BROKEN_ADDRESS) lost some in the middle; one that names its province twice holds
     another line's reading; one whose city is followed by no district or county (南开民路 for
-    南开区人民路), or that ends inside a word (高新区银 for 高新区银杏路235号), lost characters a
-    glare or a fold took: worth a look. (A real address may lack a district: a look costs less
+    南开区人民路), a road with no name before its number (西湖区长0号, 高新区路550号), or that
+    ends inside a word (高新区银 for 高新区银杏路235号), lost characters a glare or a fold took:
+    worth a look. (A real address may lack a district: a look costs less
     than a wrong address trusted.)"""
     lost_start = not value.startswith(PROVINCE_NAMES)
     broken = bool(_BROKEN_ADDRESS.search(value))
@@ -1487,6 +1488,10 @@ def _address_confidence(raw: str, value: str) -> float:
     rest = value[len(place) :] if place else ""
     no_county = bool(place) and (city_of_address(value) not in NO_COUNTIES) and not _COUNTY.match(rest)
     cut = not value[-1:].isdigit() and value[-1:] not in ADDRESS_ENDS
+    number = re.search(r"\d+号", value)  # a road's number follows the road (or a place) by its name
+    before = value[number.start() - 1 : number.start()] if number is not None else ""
+    unnamed = bool(before) and before not in ADDRESS_ENDS and before not in "甲乙丙丁之"
+    cut = cut or unnamed or bool(_UNNAMED_ROAD.search(value))
     suspect = lost_start or broken or twice or no_county or cut or value[-1:].isdigit()
     suspect = suspect or _city_out_of_place(value)
     return REPAIRED if suspect or _clean_text(raw) != value else 1.0
@@ -1514,6 +1519,8 @@ def _city_out_of_place(address: str) -> bool:
 # 人民栋2634室: the road and its number lost), a building after a road's number with no 号
 # between (学院路393栋)
 _BROKEN_ADDRESS = re.compile(r"大$|(?<![\d甲乙丙丁之])(号|栋|室|单元)|[路街道巷弄]\d+[栋室]")
+# a road with no name, right after the district (高新区路550号: 人民 lost)
+_UNNAMED_ROAD = re.compile(r"[区县][路街巷弄]\d")
 # a county-level unit right after the city (or municipality): a district, county, county-level
 # city or banner
 _COUNTY = re.compile(r"[\u4e00-\u9fff]{1,8}?[区县市旗]")

@@ -1391,6 +1391,9 @@ def test_a_score_is_reported_on_the_calibrated_scale_validation_reads() -> None:
         ("山东省济南市武侯区人民栋2634室", False),  # a building with no number before it
         ("天津市南开民路666号10栋1961室", False),  # no district after the municipality
         ("浙江省温州市高新区银", False),  # ends inside a word
+        ("广东省广州市西湖区长0号", False),  # a number after no road's name
+        ("四川省成都市高新区路550号", False),  # a road with no name
+        ("广东省广州市天河区体育西路191号中石化大厦B座2单元", True),
         ("浙江省泸州市高新区中山路890号", False),  # a city the province does not have
         ("湖北省武汉区解放路930号", False),  # a city without its 市
     ],
