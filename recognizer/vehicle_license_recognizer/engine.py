@@ -36,6 +36,7 @@ from vehicle_license_recognizer.extraction import (
     plate_without_sub_label_letter,
     read_whole,
     registration_province,
+    unbalanced_masses,
 )
 from vehicle_license_recognizer.form import PAGES
 from vehicle_license_recognizer.memory import release_freed_memory
@@ -155,6 +156,8 @@ class LocalRecognizer:
             for name, quad in extraction.boxes.items()
             if extraction.fields.get(name)
         }
+        for name in unbalanced_masses(extraction.fields):  # masses that do not add up: a look
+            extraction.confidence[name] = min(extraction.confidence.get(name, 1.0), REPAIRED)
         extraction.confidence = {
             name: round(calibrated(name, score) if extraction.fields.get(name) else score, 3)
             for name, score in extraction.confidence.items()

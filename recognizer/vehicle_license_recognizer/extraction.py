@@ -640,6 +640,36 @@ def contradicted_masses(fields: dict[str, str]) -> set[str]:
     return {name for name, count in digits.items() if count == min(digits.values())}
 
 
+OCCUPANT_KG = 65  # GB 7258: each seat's occupant, in a total mass
+MASS_SLACK_KG = 1000  # what a total may hold besides the load and the occupants (luggage, rounding)
+PASSENGER_TYPES = ("客车", "轿车", "面包车")  # DOMAIN.md: the kinds that carry people, not a load
+
+
+def unbalanced_masses(fields: dict[str, str]) -> set[str]:
+    """The masses that do not add up, each with its format passed: a total is the curb weight, the
+    ratified load and the occupants. With a load read, total - curb - load outside 0..1000 kg;
+    without one, total - curb more than the seats' occupants and the slack; a load on a vehicle
+    type that carries people. One of them was misread, or read from another line (a banner over
+    the total, the document number's end taken for it): all of them ask for a look."""
+
+    def kg(name: str) -> int | None:
+        match = re.fullmatch(r"(\d+)kg", fields.get(name, ""))
+        return int(match.group(1)) if match else None
+
+    total, curb, load = kg("total_mass"), kg("curb_weight"), kg("ratified_load_capacity")
+    seats = sum(int(n) for n in re.findall(r"\d+", fields.get("approved_passengers_capacity", ""))) or None
+    kind = fields.get("vehicle_type", "")
+    odd: set[str] = set()
+    if load is not None and any(people in kind for people in PASSENGER_TYPES):
+        odd.add("ratified_load_capacity")
+    if total is not None and curb is not None:
+        if load is not None and not 0 <= total - curb - load <= MASS_SLACK_KG:
+            odd |= {"total_mass", "curb_weight", "ratified_load_capacity"}
+        elif load is None and seats is not None and total - curb > OCCUPANT_KG * seats + MASS_SLACK_KG:
+            odd |= {"total_mass", "curb_weight"}
+    return odd
+
+
 def _check_masses(fields: dict[str, str], confidence: dict[str, float]) -> None:
     """A mass the other contradicts fails its format's confidence."""
     for name in contradicted_masses(fields):

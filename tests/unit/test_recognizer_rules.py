@@ -1417,3 +1417,28 @@ def test_a_model_code_off_its_standard_form_asks_for_a_look(model: str, trusted:
     from vehicle_license_recognizer.extraction import REPAIRED, _model_confidence
 
     assert _model_confidence(model, model) == (1.0 if trusted else REPAIRED)
+
+
+@pytest.mark.parametrize(
+    ("fields", "odd"),
+    [
+        # a truck: 6032 = 5543 + 289 + 200 kg for its three occupants
+        ({"total_mass": "6032kg", "curb_weight": "5543kg", "ratified_load_capacity": "289kg"}, set()),
+        (
+            {"total_mass": "5032kg", "curb_weight": "5543kg", "ratified_load_capacity": "289kg"},
+            {"total_mass", "curb_weight", "ratified_load_capacity"},
+        ),
+        # a car: the real Huawei sample's masses, and a total read from the document number's end
+        ({"approved_passengers_capacity": "5人", "total_mass": "2170kg", "curb_weight": "1750kg"}, set()),
+        (
+            {"approved_passengers_capacity": "4人", "total_mass": "6792kg", "curb_weight": "2095kg"},
+            {"total_mass", "curb_weight"},
+        ),
+        ({"total_mass": "6792kg", "curb_weight": "2095kg"}, set()),  # no seats, no load: nothing to add
+        ({"vehicle_type": "小型轿车", "ratified_load_capacity": "88kg"}, {"ratified_load_capacity"}),
+    ],
+)
+def test_masses_that_do_not_add_up_ask_for_a_look(fields: dict[str, str], odd: set[str]) -> None:
+    from vehicle_license_recognizer.extraction import unbalanced_masses
+
+    assert unbalanced_masses(fields) == odd
