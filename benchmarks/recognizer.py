@@ -361,7 +361,6 @@ def render_report(
                 name = f"**{key}**" if key == "overall" else key
                 lines.append(f"| {name} | {t.images} | {t.pct()} | {t.all_exact} |")
     wrong, reported = score.trusted
-    values = score.returned
     over = [
         f"{name} {bad} of {of}"
         for name, (bad, of) in score.trusted_by_field.items()
@@ -374,7 +373,8 @@ def render_report(
         + (f"; on the real samples {real_trusted[0]} of {real_trusted[1]}." if real_trusted[1] else ".")
         + f" Fields wrong in more than {100 * TRUSTED_WRONG_AT_MOST:.0f} % of their confident values: "
         + (", ".join(over) if over else "none")
-        + f". Of the {values} values returned, {100 * reported / values if values else 0:.0f} % are reported"
+        + f". Of the {score.returned} values returned,"
+        f" {100 * reported / score.returned if score.returned else 0:.0f} % are reported"
         f" with confidence ≥ {TRUSTED}; the rest ask a reviewer to look.",
         "",
         "| field | fields exact | wrong among confidence ≥ 0.8 |",

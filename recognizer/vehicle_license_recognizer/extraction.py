@@ -29,7 +29,7 @@ from vehicle_license_intake.domain.fields import (
     is_not_applicable,
 )
 from vehicle_license_intake.domain.plate import PROVINCES, normalize_plate, plate_kind
-from vehicle_license_intake.domain.validation import USE_CHARACTERS
+from vehicle_license_intake.domain.validation import LOW_CONFIDENCE_THRESHOLD, USE_CHARACTERS
 from vehicle_license_intake.domain.vin import (
     OCR_CONFUSIONS,
     VIN_PATTERN,
@@ -80,7 +80,6 @@ FAILED_FORMAT = 0.5  # a value that fails its field's format
 # The recognition model's probability for a value's least certain character overstates how often
 # the value is right: CERTAIN is the probability reported as 0.80 (calibrated(), below).
 CERTAIN = 0.97
-LOW = 0.8  # validation's LOW_CONFIDENCE_THRESHOLD
 # Values checked against something besides their own reading keep the model's probability: a VIN
 # by its check digit, the use and the vehicle type by their closed lists, the authority by the
 # stamp reader's own measure (stamp.py).
@@ -415,8 +414,10 @@ def calibrated(name: str, score: float) -> float:
     if name in CHECKED_ELSEWHERE or score <= REPAIRED:
         return score
     if score >= CERTAIN:
-        return LOW + (score - CERTAIN) * (1.0 - LOW) / (1.0 - CERTAIN)
-    return REPAIRED + (score - REPAIRED) * (LOW - REPAIRED) / (CERTAIN - REPAIRED)
+        return LOW_CONFIDENCE_THRESHOLD + (score - CERTAIN) * (1.0 - LOW_CONFIDENCE_THRESHOLD) / (
+            1.0 - CERTAIN
+        )
+    return REPAIRED + (score - REPAIRED) * (LOW_CONFIDENCE_THRESHOLD - REPAIRED) / (CERTAIN - REPAIRED)
 
 
 def registration_province(fields: dict[str, str], sources: Sequence[str] = ("address",)) -> str | None:
@@ -626,18 +627,24 @@ def contradicted_masses(fields: dict[str, str]) -> set[str]:
     two lost or misread a digit. The one with fewer digits lost one (845kg beside 2300kg); with as
     many, either may be wrong: both. A mass too light for the vehicle type read (136kg for a
     car) lost a digit whatever the other says."""
-    masses = {name: re.fullmatch(r"(\d+)kg", fields.get(name, "")) for name in ("total_mass", "curb_weight")}
+    masses = {name: _kg(fields, name) for name in ("total_mass", "curb_weight")}
     kind = fields.get("vehicle_type", "")
     if kind and not any(light in kind for light in LIGHT_VEHICLES):
         # a motor vehicle weighs some hundreds of kilograms at the least: 136kg lost a digit
-        light = {name for name, mass in masses.items() if mass and int(mass.group(1)) < MIN_MASS_KG}
+        light = {name for name, mass in masses.items() if mass is not None and mass < MIN_MASS_KG}
         if light:
             return light
     total, curb = masses["total_mass"], masses["curb_weight"]
-    if total is None or curb is None or int(total.group(1)) > int(curb.group(1)):
+    if total is None or curb is None or total > curb:
         return set()
-    digits = {"total_mass": len(total.group(1)), "curb_weight": len(curb.group(1))}
+    digits = {"total_mass": len(str(total)), "curb_weight": len(str(curb))}
     return {name for name, count in digits.items() if count == min(digits.values())}
+
+
+def _kg(fields: dict[str, str], name: str) -> int | None:
+    """A mass field's kilograms, when it reads as a number of them."""
+    match = re.fullmatch(r"(\d+)kg", fields.get(name, ""))
+    return int(match.group(1)) if match else None
 
 
 OCCUPANT_KG = 65  # GB 7258: each seat's occupant, in a total mass
@@ -651,12 +658,9 @@ def unbalanced_masses(fields: dict[str, str]) -> set[str]:
     without one, total - curb more than the seats' occupants and the slack; a load on a vehicle
     type that carries people. One of them was misread, or read from another line (a banner over
     the total, the document number's end taken for it): all of them ask for a look."""
-
-    def kg(name: str) -> int | None:
-        match = re.fullmatch(r"(\d+)kg", fields.get(name, ""))
-        return int(match.group(1)) if match else None
-
-    total, curb, load = kg("total_mass"), kg("curb_weight"), kg("ratified_load_capacity")
+    total, curb, load = (
+        _kg(fields, name) for name in ("total_mass", "curb_weight", "ratified_load_capacity")
+    )
     seats = sum(int(n) for n in re.findall(r"\d+", fields.get("approved_passengers_capacity", ""))) or None
     kind = fields.get("vehicle_type", "")
     odd: set[str] = set()
@@ -1175,8 +1179,9 @@ def _brand_after_label(read: str) -> str | None:
 
 def _model_confidence(text: str, value: str) -> float:
     """A brand restored from the list, a code its format repaired or a code that does not follow
-    GB 9417's form asks for a look; so does a brand that does not end in 牌, as licenses print every brand (别克牌SGM7247ATA): its first
-    characters or the 牌 were lost (田CN6V64ESP, 长53SRCL)."""
+    GB 9417's form asks for a look; so does a brand that does not end in 牌, as licenses print
+    every brand (别克牌SGM7247ATA): its first characters or the 牌 were lost (田CN6V64ESP,
+    长53SRCL)."""
 
     def brand(model: str) -> str:
         return re.sub(r"[^\u4e00-\u9fff].*", "", model)
@@ -1512,18 +1517,17 @@ def _address_confidence(raw: str, value: str) -> float:
     worth a look. (A real address may lack a district: a look costs less
     than a wrong address trusted.)"""
     lost_start = not value.startswith(PROVINCE_NAMES)
-    broken = bool(_BROKEN_ADDRESS.search(value))
+    broken = bool(_BROKEN_ADDRESS.search(value)) or bool(_UNNAMED_ROAD.search(value))
     twice = any(value.count(name) > 1 for name in PROVINCE_NAMES if value.startswith(name))
-    place = place_of_address(value)
-    rest = value[len(place) :] if place else ""
-    no_county = bool(place) and (city_of_address(value) not in NO_COUNTIES) and not _COUNTY.match(rest)
-    cut = not value[-1:].isdigit() and value[-1:] not in ADDRESS_ENDS
+    place = next(((name, city) for name, _, city in places() if value.startswith(name)), None)
+    no_county = (
+        place is not None and place[1] not in NO_COUNTIES and not _COUNTY.match(value[len(place[0]) :])
+    )
+    cut = value[-1:] not in ADDRESS_ENDS  # a digit too: 号, 室 or 栋 lost
     number = re.search(r"\d+号", value)  # a road's number follows the road (or a place) by its name
     before = value[number.start() - 1 : number.start()] if number is not None else ""
     unnamed = bool(before) and before not in ADDRESS_ENDS and before not in "甲乙丙丁之"
-    cut = cut or unnamed or bool(_UNNAMED_ROAD.search(value))
-    suspect = lost_start or broken or twice or no_county or cut or value[-1:].isdigit()
-    suspect = suspect or _city_out_of_place(value)
+    suspect = lost_start or broken or twice or no_county or cut or unnamed or _city_out_of_place(value)
     return REPAIRED if suspect or _clean_text(raw) != value else 1.0
 
 
@@ -1539,9 +1543,10 @@ def _city_out_of_place(address: str) -> bool:
     if any(rest.startswith(city) for city in own):
         return not any(rest.startswith(f"{city}市") for city in own)
     named = re.match(r"[\u4e00-\u9fff]{2,4}?市", rest)
-    if named is None:
-        return False
-    return any(named.group(0)[:-1] in cities.split() for cities in CITIES.values())
+    return named is not None and named.group(0)[:-1] in _ALL_CITIES
+
+
+_ALL_CITIES = frozenset(city for cities in CITIES.values() for city in cities.split())
 
 
 # what a whole address does not hold: a 大道's or 大街's 大 at the end (建设大; a road or lane
